@@ -1,0 +1,290 @@
+/*
+ * sparseglue_kernels.h — the C ABI of SparseGlue's compute kernels.
+ *
+ * Usage:
+ *   int32_t idx[N * K]; float d2[N * K];
+ *   sg_status s = sg_knn_l2(pts, N, 2, pts, N, 2, 2, K, 1, idx, d2, 0);
+ *   if (s != SG_OK) fprintf(stderr, "%s\n", sg_status_string(s));
+ *
+ * Conventions (all functions):
+ *  - Every function returns an sg_status; outputs are written only through the caller's buffers.
+ *  - Matrices are row-major float32. `ld*` is the row stride in elements (>= the row length).
+ *  - Sizes are int64_t; node indices are int32_t (graphs hold < 2^31 nodes); CSR row pointers
+ *    are int64_t (a complete graph on 65536 nodes has 2^32 edges).
+ *  - `n_threads` <= 0 means "the OpenMP default" (omp_get_max_threads()). Results never depend on
+ *    it: every reduction has a fixed order and ties are broken by the lower index.
+ *  - No hidden global state. Kernels that call BLAS use OpenBLAS's own thread pool, whose size is
+ *    process-global in OpenBLAS; sg_blas_set_num_threads sets it.
+ *  - Inputs are checked (NULL, sizes, strides, NaN/Inf, CSR shape) before any output is written;
+ *    a failed call leaves outputs unspecified but never reads or writes out of bounds.
+ *  - Functions ending in `_ref` are plain, single-threaded reference twins used by the tests.
+ */
+#ifndef SPARSEGLUE_KERNELS_H
+#define SPARSEGLUE_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define SG_RESTRICT
+#else
+#define SG_RESTRICT restrict
+#endif
+
+typedef enum sg_status {
+    SG_OK = 0,
+    SG_ERR_NULL = 1,       /* a required pointer is NULL */
+    SG_ERR_SIZE = 2,       /* a size or count is out of range (n <= 0, k < 1, k too large, ...) */
+    SG_ERR_SHAPE = 3,      /* inconsistent shapes: stride < row length, heads not dividing d, ... */
+    SG_ERR_NONFINITE = 4,  /* NaN or Inf in an input */
+    SG_ERR_GRAPH = 5,      /* malformed CSR graph */
+    SG_ERR_CAPACITY = 6,   /* an output buffer is smaller than the result */
+    SG_ERR_ALLOC = 7,      /* scratch memory could not be allocated */
+    SG_ERR_ARGUMENT = 8    /* another invalid argument (unknown enum value, negative weight, ...) */
+} sg_status;
+
+/* A static, human-readable description of a status code. Never NULL. */
+const char *sg_status_string(sg_status status);
+
+/* Version of the kernel library, "MAJOR.MINOR.PATCH". */
+const char *sg_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Threads
+ * ------------------------------------------------------------------------------------------- */
+
+/* omp_get_max_threads(): the default used when a kernel is passed n_threads <= 0. */
+int32_t sg_max_threads(void);
+/* Sets OpenMP's default thread count for this process (omp_set_num_threads). n >= 1. */
+sg_status sg_set_default_threads(int32_t n);
+/* OpenBLAS's (process-global) thread count. n >= 1. */
+sg_status sg_blas_set_num_threads(int32_t n);
+int32_t sg_blas_num_threads(void);
+/* OpenBLAS's detected core type, e.g. "Haswell" or "SkylakeX". Never NULL. */
+const char *sg_blas_core_name(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Checks and dense helpers
+ * ------------------------------------------------------------------------------------------- */
+
+/* SG_OK if all `count` values are finite, SG_ERR_NONFINITE otherwise. */
+sg_status sg_check_finite(const float *x, int64_t count);
+
+/* C = alpha * op(A) * op(B) + beta * C through cblas_sgemm; op(A) is M x K, op(B) is K x N.
+ * trans_a / trans_b: 0 = as stored, 1 = transposed. */
+sg_status sg_matmul(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc);
+
+/* y (n x out_dim) = x (n x in_dim) * W^T + b, with W stored out_dim x in_dim (PyTorch layout).
+ * `bias` may be NULL. */
+sg_status sg_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
+                    const float *weight, const float *bias, int64_t out_dim,
+                    float *y, int64_t ldy);
+
+/* Row-wise LayerNorm: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased variance).
+ * gamma / beta may be NULL (1 / 0). In place allowed (y == x with equal strides). */
+sg_status sg_layer_norm(const float *x, int64_t n, int64_t d, int64_t ldx,
+                        const float *gamma, const float *beta, float eps,
+                        float *y, int64_t ldy, int32_t n_threads);
+
+typedef enum sg_activation {
+    SG_ACT_RELU = 0,
+    SG_ACT_GELU = 1 /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+} sg_activation;
+
+/* In-place activation over `count` contiguous values. */
+sg_status sg_activate(float *x, int64_t count, sg_activation act, int32_t n_threads);
+
+/* out[i] = sqrt(sum_j x[i, j]^2) (accumulated in double). */
+sg_status sg_row_norms(const float *x, int64_t n, int64_t d, int64_t ldx, float *out);
+
+/* Orthogonal fusion, per row i:
+ *   g1_i = f1_i - (<f1_i, f2_i> / (||f2_i||^2 + eps)) f2_i        (the part of f1 orthogonal to f2)
+ *   abs_cos_i = |<f1_i, f2_i>| / max(||f1_i|| ||f2_i||, eps)        (0 when either row is zero)
+ * eps > 0. `abs_cos` may be NULL. A zero f2 row gives g1 = f1 and abs_cos = 0, never NaN. */
+sg_status sg_orthogonal_fusion(const float *f1, const float *f2, int64_t n, int64_t d,
+                               int64_t ld, float eps, float *g1, float *abs_cos, int32_t n_threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * k nearest neighbours and similarity top-k
+ *
+ * Queries A (n x dim, stride lda), references B (m x dim, stride ldb). For each query row i the
+ * k best references are written to out_idx[i*k .. i*k+k) and their scores to out_*[...], best
+ * first; ties are broken by the lower reference index, so results are deterministic.
+ * exclude_diagonal = 1 (self graphs; requires A == B in meaning and n == m) skips reference i for
+ * query i, so a point is never its own neighbour; duplicates of a point are still neighbours.
+ * Requires 1 <= k <= m - exclude_diagonal.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Exact k-NN under squared L2 distance (out_dist2 ascending, each computed exactly in double
+ * and rounded to float). dim == 2 uses a uniform grid over B: O((n + m) log-ish) expected.
+ * dim != 2 uses tiles of ||a||^2 + ||b||^2 - 2 A B^T from cblas_sgemm as a candidate filter
+ * (never an n x m buffer), re-ranks the candidates exactly and falls back to an exact scan for a
+ * row whose candidate set cannot be proven complete by the GEMM error bound. dim <= 4096. */
+sg_status sg_knn_l2(const float *A, int64_t n, int64_t lda,
+                    const float *B, int64_t m, int64_t ldb,
+                    int64_t dim, int64_t k, int32_t exclude_diagonal,
+                    int32_t *SG_RESTRICT out_idx, float *SG_RESTRICT out_dist2, int32_t n_threads);
+
+/* Brute-force reference of sg_knn_l2: same results, bit for bit. */
+sg_status sg_knn_l2_ref(const float *A, int64_t n, int64_t lda,
+                        const float *B, int64_t m, int64_t ldb,
+                        int64_t dim, int64_t k, int32_t exclude_diagonal,
+                        int32_t *out_idx, float *out_dist2);
+
+typedef enum sg_similarity {
+    SG_SIM_DOT = 0,    /* <a, b> */
+    SG_SIM_COSINE = 1  /* <a, b> / (||a|| ||b||); 0 when either vector is zero */
+} sg_similarity;
+
+/* Top-k most similar references (out_sim descending), exact scores in double rounded to float,
+ * candidates found through cblas_sgemm tiles as in sg_knn_l2. */
+sg_status sg_topk_similarity(const float *A, int64_t n, int64_t lda,
+                             const float *B, int64_t m, int64_t ldb,
+                             int64_t dim, int64_t k, sg_similarity metric, int32_t exclude_diagonal,
+                             int32_t *SG_RESTRICT out_idx, float *SG_RESTRICT out_sim,
+                             int32_t n_threads);
+
+sg_status sg_topk_similarity_ref(const float *A, int64_t n, int64_t lda,
+                                 const float *B, int64_t m, int64_t ldb,
+                                 int64_t dim, int64_t k, sg_similarity metric,
+                                 int32_t exclude_diagonal, int32_t *out_idx, float *out_sim);
+
+/* ---------------------------------------------------------------------------------------------
+ * CSR graphs
+ *
+ * A graph has n_rows rows (targets / queries) and n_cols columns (sources / keys). Row i's edges
+ * are col_idx[row_ptr[i] .. row_ptr[i+1]); valid graphs have row_ptr[0] == 0, non-decreasing
+ * row_ptr, and within each row strictly increasing column indices in [0, n_cols).
+ * Functions producing a graph write out_row_ptr (n_rows + 1 entries) and up to `capacity`
+ * column indices, set *out_nnz, and return SG_ERR_CAPACITY if capacity is too small (the
+ * documented upper bound is always enough). Inputs are validated first (SG_ERR_GRAPH).
+ * ------------------------------------------------------------------------------------------- */
+
+sg_status sg_csr_validate(int64_t n_rows, int64_t n_cols,
+                          const int64_t *row_ptr, const int32_t *col_idx);
+
+/* From neighbour lists idx (n_rows x k, stride ldi); entries < 0 are skipped, duplicates merged.
+ * Capacity bound: n_rows * k. */
+sg_status sg_csr_from_neighbors(int64_t n_rows, int64_t n_cols, const int32_t *idx, int64_t k,
+                                int64_t ldi, int64_t *out_row_ptr, int32_t *out_col_idx,
+                                int64_t capacity, int64_t *out_nnz);
+
+/* From an edge list (src[e] -> row, dst[e] -> column); duplicates merged. symmetric = 1 also adds
+ * every reverse edge (square graphs only). Capacity bound: n_edges * (1 + symmetric). */
+sg_status sg_csr_from_edges(int64_t n_rows, int64_t n_cols, const int32_t *rows,
+                            const int32_t *cols, int64_t n_edges, int32_t symmetric,
+                            int64_t *out_row_ptr, int32_t *out_col_idx, int64_t capacity,
+                            int64_t *out_nnz);
+
+/* Transpose: an n_cols x n_rows graph. Capacity bound: nnz. out_row_ptr has n_cols + 1 entries. */
+sg_status sg_csr_transpose(int64_t n_rows, int64_t n_cols, const int64_t *row_ptr,
+                           const int32_t *col_idx, int64_t *out_row_ptr, int32_t *out_col_idx,
+                           int64_t capacity, int64_t *out_nnz);
+
+/* A ∪ Aᵀ (square graphs). Capacity bound: 2 * nnz. */
+sg_status sg_csr_symmetrize(int64_t n, const int64_t *row_ptr, const int32_t *col_idx,
+                            int64_t *out_row_ptr, int32_t *out_col_idx, int64_t capacity,
+                            int64_t *out_nnz, int32_t n_threads);
+
+typedef enum sg_set_op {
+    SG_SET_UNION = 0,        /* A ∪ B, capacity bound nnz(A) + nnz(B) */
+    SG_SET_INTERSECTION = 1, /* A ∩ B, capacity bound min(nnz(A), nnz(B)) */
+    SG_SET_DIFFERENCE = 2    /* A \ B, capacity bound nnz(A) */
+} sg_set_op;
+
+/* Row-wise set operation on two graphs with the same shape. */
+sg_status sg_csr_set_op(sg_set_op op, int64_t n_rows, int64_t n_cols,
+                        const int64_t *a_row_ptr, const int32_t *a_col_idx,
+                        const int64_t *b_row_ptr, const int32_t *b_col_idx,
+                        int64_t *out_row_ptr, int32_t *out_col_idx, int64_t capacity,
+                        int64_t *out_nnz, int32_t n_threads);
+
+/* Adds (add = 1, capacity bound nnz + n) or removes (add = 0, bound nnz) the edges i -> i of a
+ * square graph. */
+sg_status sg_csr_self_loops(int64_t n, const int64_t *row_ptr, const int32_t *col_idx, int32_t add,
+                            int64_t *out_row_ptr, int32_t *out_col_idx, int64_t capacity,
+                            int64_t *out_nnz, int32_t n_threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Graph constructions over point sets
+ * ------------------------------------------------------------------------------------------- */
+
+/* Equal partition of n points (dim coordinates, stride ld) into `groups` spatially compact groups
+ * by recursive median bisection along the axis of largest spread. Group sizes are floor(n/groups)
+ * or ceil(n/groups) exactly. out_group[i] in [0, groups). 1 <= groups <= n. */
+sg_status sg_partition_equal(const float *points, int64_t n, int64_t dim, int64_t ld,
+                             int64_t groups, int32_t *out_group);
+
+/* Euclidean minimum spanning tree by Prim's algorithm on the complete graph: O(n^2 dim) time,
+ * O(n) memory, ties broken by lower index. out_parent[root = 0] = -1; for i > 0 the tree edge is
+ * (i, out_parent[i]) with length out_length[i] (out_length may be NULL). */
+sg_status sg_mst_euclidean(const float *points, int64_t n, int64_t dim, int64_t ld,
+                           int32_t *out_parent, float *out_length, int32_t n_threads);
+
+/* Diverse neighbour selection. For each row i, from candidates cand_idx[i*ldc .. i*ldc+n_cand)
+ * (sorted by distance, distances in cand_dist, entries < 0 ignored) pick k greedily, maximising
+ *   alpha * closeness(j) - beta * redundancy(j)
+ * closeness(j) = 1 - dist(j) / max_candidate_dist(i) (1 when all distances are 0);
+ * redundancy(j) = max over already chosen c of cos(u_j, u_c), 0 for the first pick;
+ * u_j = features[j] - features[i] when use_offsets = 1 (directions, for positions), or
+ * u_j = features[j] (descriptors). Ties by lower candidate rank. Rows with fewer than k valid
+ * candidates are padded with -1. alpha, beta >= 0. */
+sg_status sg_diverse_neighbors(const float *features, int64_t n, int64_t f_dim, int64_t ldf,
+                               int32_t use_offsets, const int32_t *cand_idx,
+                               const float *cand_dist, int64_t n_cand, int64_t ldc, int64_t k,
+                               float alpha, float beta, int32_t *out_idx, int32_t n_threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Multi-head attention
+ *
+ * Queries Q (n x d), keys K and values V (m x d); d = heads * dh, heads packed along features
+ * (head h uses columns [h*dh, (h+1)*dh)). Output O (n x d). For row i and head h:
+ *   O[i, h] = sum_j softmax_j(scale * <Q[i,h], K[j,h]>) V[j,h]
+ * over the row's neighbours j (sparse), all j (dense) or the j with mask[i, j] != 0 (masked).
+ * A row with no neighbours (or fully masked) gives zeros. Typical scale: 1 / sqrt(dh).
+ * Q, K, V, O must not overlap O.
+ * ------------------------------------------------------------------------------------------- */
+
+/* CSR sparse attention: one fused pass per row with an online softmax; O(E d) work, no n x m
+ * buffer. weights (nnz x heads, may be NULL) receives each edge's softmax weight per head. */
+sg_status sg_attention_sparse(const float *Q, int64_t n, int64_t ldq,
+                              const float *K, int64_t ldk, const float *V, int64_t ldv, int64_t m,
+                              int64_t d, int64_t heads, float scale,
+                              const int64_t *row_ptr, const int32_t *col_idx,
+                              float *SG_RESTRICT O, int64_t ldo, float *SG_RESTRICT weights,
+                              int32_t n_threads);
+
+/* Plain reference of the attention above (two-pass softmax in double), over a CSR graph. */
+sg_status sg_attention_sparse_ref(const float *Q, int64_t n, int64_t ldq,
+                                  const float *K, int64_t ldk, const float *V, int64_t ldv,
+                                  int64_t m, int64_t d, int64_t heads, float scale,
+                                  const int64_t *row_ptr, const int32_t *col_idx,
+                                  float *O, int64_t ldo, float *weights);
+
+/* Dense attention over all n x m pairs with cblas_sgemm, processed in blocks of query rows so the
+ * score scratch is O(block * m), not O(n * m). */
+sg_status sg_attention_dense(const float *Q, int64_t n, int64_t ldq,
+                             const float *K, int64_t ldk, const float *V, int64_t ldv, int64_t m,
+                             int64_t d, int64_t heads, float scale,
+                             float *SG_RESTRICT O, int64_t ldo, int32_t n_threads);
+
+/* Masked dense attention: the dense computation with scores of pairs where mask[i*ldm + j] == 0
+ * set to -inf before the softmax. Still O(n m d) work and an n x m mask: the baseline the sparse
+ * kernel replaces. */
+sg_status sg_attention_masked(const float *Q, int64_t n, int64_t ldq,
+                              const float *K, int64_t ldk, const float *V, int64_t ldv, int64_t m,
+                              int64_t d, int64_t heads, float scale,
+                              const uint8_t *mask, int64_t ldm,
+                              float *SG_RESTRICT O, int64_t ldo, int32_t n_threads);
+
+/* Fills an n_rows x n_cols byte mask (stride ldm) from a CSR graph: 1 on edges, 0 elsewhere. */
+sg_status sg_csr_to_mask(int64_t n_rows, int64_t n_cols, const int64_t *row_ptr,
+                         const int32_t *col_idx, uint8_t *mask, int64_t ldm);
+
+#ifdef __cplusplus
+}
+#endif
+#undef SG_RESTRICT
+#endif /* SPARSEGLUE_KERNELS_H */
