@@ -63,6 +63,11 @@ int32_t sg_blas_num_threads(void);
 /* OpenBLAS's detected core type, e.g. "Haswell" or "SkylakeX". Never NULL. */
 const char *sg_blas_core_name(void);
 
+/* Machine probe: the STREAM triad a[i] = b[i] + s * c[i] over n floats, OpenMP-parallel with a
+ * static schedule. It moves 12 n bytes; benchmarks time it to find the memory roof. */
+sg_status sg_stream_triad(float *SG_RESTRICT a, const float *SG_RESTRICT b, const float *SG_RESTRICT c,
+                          int64_t n, float s, int32_t n_threads);
+
 /* ---------------------------------------------------------------------------------------------
  * Checks and dense helpers
  * ------------------------------------------------------------------------------------------- */

@@ -41,6 +41,21 @@ enum Kernels {
     static var blasThreads: Int { Int(sg_blas_num_threads()) }
     static var blasCoreName: String { String(cString: sg_blas_core_name()) }
 
+    // MARK: Probes
+
+    /// Wraps sg_stream_triad over caller-owned buffers of equal length.
+    static func streamTriad(_ a: inout [Float], _ b: [Float], _ c: [Float], threads: Int) throws {
+        precondition(a.count == b.count && b.count == c.count)
+        let status = a.withUnsafeMutableBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeBufferPointer { pc in
+                    sg_stream_triad(pa.baseAddress, pb.baseAddress, pc.baseAddress, Int64(pa.count), 1.5, Int32(threads))
+                }
+            }
+        }
+        try check(status, "sg_stream_triad")
+    }
+
     // MARK: Dense helpers
 
     /// Wraps sg_check_finite.
