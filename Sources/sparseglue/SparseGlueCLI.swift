@@ -1,12 +1,19 @@
 import ArgumentParser
 import SparseGlue
 
-@main
 struct SparseGlueCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sparseglue",
         abstract: "Attentional GNNs on sparse graphs for keypoint matching.",
         version: Runtime.version,
-        subcommands: [Demo.self]
+        subcommands: [Demo.self, Bench.self]
     )
+}
+
+@main
+enum Entry {
+    static func main() {
+        BLASCoreSelection.reexecWithFastKernelsIfNeeded()
+        SparseGlueCLI.main()
+    }
 }
