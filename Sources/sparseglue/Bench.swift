@@ -59,11 +59,14 @@ struct Bench: ParsableCommand {
             var rng = SeededGenerator(seed: UInt64(n))
             let points = try Matrix.uniform(rows: n, columns: 2, in: 0...640, using: &rng)
             let x = try Matrix.gaussian(rows: n, columns: d, using: &rng)
+            // Distinct Q, K, V as a real layer has them (one shared matrix would flatter the cache).
+            let qkv = QKV(q: x, k: try Matrix.gaussian(rows: n, columns: d, using: &rng),
+                          v: try Matrix.gaussian(rows: n, columns: d, using: &rng))
             let ksHere = ks.filter { $0 < n }
 
             progress.step("dense n=\(n)")
-            var peak = try PeakMemory.extraBytes { _ = try attention(x, nil, .dense) }
-            var t = try Timing.measure(repeats: reps) { _ = try attention(x, nil, .dense) }
+            var peak = try PeakMemory.extraBytes { _ = try attention(qkv, nil, .dense) }
+            var t = try Timing.measure(repeats: reps) { _ = try attention(qkv, nil, .dense) }
             rows.append(row(n, 0, "dense", t, flop: 4 * Double(n) * Double(n) * Double(d), sgemm: sgemm, peak: peak))
 
             for k in ksHere {
@@ -89,14 +92,14 @@ struct Bench: ParsableCommand {
                 let usefulFlop = 4 * Double(g.edgeCount) * Double(d)
 
                 progress.step("sparse n=\(n) k=\(k)")
-                peak = try PeakMemory.extraBytes { _ = try attention(x, g, .sparse) }
-                t = try Timing.measure(repeats: reps) { _ = try attention(x, g, .sparse) }
+                peak = try PeakMemory.extraBytes { _ = try attention(qkv, g, .sparse) }
+                t = try Timing.measure(repeats: reps) { _ = try attention(qkv, g, .sparse) }
                 rows.append(row(n, k, "sparse", t, flop: usefulFlop, sgemm: sgemm, peak: peak))
 
                 if n * n <= budget {
                     let masked = AttentionBackend.maskedDense(memoryBudgetBytes: budget)
-                    peak = try PeakMemory.extraBytes { _ = try attention(x, g, masked) }
-                    t = try Timing.measure(repeats: reps) { _ = try attention(x, g, masked) }
+                    peak = try PeakMemory.extraBytes { _ = try attention(qkv, g, masked) }
+                    t = try Timing.measure(repeats: reps) { _ = try attention(qkv, g, masked) }
                     rows.append(row(n, k, "masked", t, flop: usefulFlop, sgemm: sgemm, peak: peak))
                 } else {
                     skipped.append("masked n=\(n) k=\(k): its \(n)×\(n) mask is over the \(maskBudgetMib) MiB budget")
@@ -122,8 +125,10 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func attention(_ x: Matrix, _ g: CSRGraph?, _ backend: AttentionBackend) throws -> Matrix {
-        try AttentionOperator.apply(queries: x, keys: x, values: x, heads: heads, graph: g, backend: backend,
+    struct QKV { let q, k, v: Matrix }
+
+    private func attention(_ m: QKV, _ g: CSRGraph?, _ backend: AttentionBackend) throws -> Matrix {
+        try AttentionOperator.apply(queries: m.q, keys: m.k, values: m.v, heads: heads, graph: g, backend: backend,
                                     threads: threads).output
     }
 }

@@ -40,16 +40,20 @@ struct Demo: ParsableCommand {
         table.add(["graph build", "disjoint", "\(disjoint!.g1.edgeCount)+\(disjoint!.g2.edgeCount)", fmt(disjointMs),
                    "+ CSR difference"])
 
-        // Raw attention on the complete graph: dense is the reference.
+        // Attention kernels alone (on projected Q, K, V) on the complete graph: dense is the reference.
         let p = try fusion.attention.project(receivers: x, senders: x, values: x)
+        func attend(_ p: MultiHeadAttention.Projections, _ g: CSRGraph?, _ backend: AttentionBackend) throws -> Matrix {
+            try AttentionOperator.apply(queries: p.queries, keys: p.keys, values: p.values, heads: heads, graph: g,
+                                        backend: backend, threads: threads).output
+        }
         let complete = try CSRGraph.complete(rows: n, columns: n)
         var dense: Matrix?, sparseComplete: Matrix?, maskedComplete: Matrix?
-        let denseMs = try medianMs { dense = try fusion.attention.attend(p, graph: nil, backend: .dense).output }
+        let denseMs = try medianMs { dense = try attend(p, nil, .dense) }
         let sparseCompleteMs = try medianMs {
-            sparseComplete = try fusion.attention.attend(p, graph: complete, backend: .sparse).output
+            sparseComplete = try attend(p, complete, .sparse)
         }
         let maskedCompleteMs = try medianMs {
-            maskedComplete = try fusion.attention.attend(p, graph: complete, backend: .masked).output
+            maskedComplete = try attend(p, complete, .masked)
         }
         let scale = max(dense!.maxAbsoluteValue, .leastNormalMagnitude)
         table.add(["attention", "complete", "\(complete.edgeCount)", fmt(denseMs), "dense (BLAS), the reference"])
@@ -61,8 +65,8 @@ struct Demo: ParsableCommand {
         // Attention alone on G2 of the nested pair: the cost the graph saves.
         let g2 = nested!.g2
         var sparseG2: Matrix?, maskedG2: Matrix?
-        let sparseG2Ms = try medianMs { sparseG2 = try fusion.attention.attend(p, graph: g2, backend: .sparse).output }
-        let maskedG2Ms = try medianMs { maskedG2 = try fusion.attention.attend(p, graph: g2, backend: .masked).output }
+        let sparseG2Ms = try medianMs { sparseG2 = try attend(p, g2, .sparse) }
+        let maskedG2Ms = try medianMs { maskedG2 = try attend(p, g2, .masked) }
         table.add(["attention", "nested G2", "\(g2.edgeCount)", fmt(maskedG2Ms), "masked-dense (n×n mask)"])
         table.add(["attention", "nested G2", "\(g2.edgeCount)", fmt(sparseG2Ms),
                    "sparse: \(fmt(maskedG2Ms / sparseG2Ms))× faster than masked, \(fmt(denseMs / sparseG2Ms))× than dense; "
