@@ -13,8 +13,10 @@
  *    are int64_t (a complete graph on 65536 nodes has 2^32 edges).
  *  - `n_threads` <= 0 means "the OpenMP default" (omp_get_max_threads()). Results never depend on
  *    it: every reduction has a fixed order and ties are broken by the lower index.
- *  - No hidden global state. Kernels that call BLAS use OpenBLAS's own thread pool, whose size is
- *    process-global in OpenBLAS; sg_blas_set_num_threads sets it.
+ *  - No hidden global state. Kernels that call BLAS split their output rows into fixed blocks and
+ *    make one sgemm call per block from OpenMP threads. Run OpenBLAS single-threaded
+ *    (sg_blas_set_num_threads(1), process-global in OpenBLAS; the Swift layer does this) so its
+ *    threads neither compete with OpenMP's nor change rounding with their count.
  *  - Inputs are checked (NULL, sizes, strides, NaN/Inf, CSR shape) before any output is written;
  *    a failed call leaves outputs unspecified but never reads or writes out of bounds.
  *  - Functions ending in `_ref` are plain, single-threaded reference twins used by the tests.
@@ -76,16 +78,18 @@ sg_status sg_stream_triad(float *SG_RESTRICT a, const float *SG_RESTRICT b, cons
 sg_status sg_check_finite(const float *x, int64_t count);
 
 /* C = alpha * op(A) * op(B) + beta * C through cblas_sgemm; op(A) is M x K, op(B) is K x N.
- * trans_a / trans_b: 0 = as stored, 1 = transposed. */
+ * trans_a / trans_b: 0 = as stored, 1 = transposed. Rows of C are computed in fixed blocks of
+ * 128 spread over n_threads OpenMP threads, one sgemm call per block, so with OpenBLAS
+ * single-threaded (sg_blas_set_num_threads(1)) results do not depend on n_threads. */
 sg_status sg_matmul(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K,
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                    float beta, float *C, int64_t ldc);
+                    float beta, float *C, int64_t ldc, int32_t n_threads);
 
 /* y (n x out_dim) = x (n x in_dim) * W^T + b, with W stored out_dim x in_dim (PyTorch layout).
- * `bias` may be NULL. */
+ * `bias` may be NULL. Row blocks as in sg_matmul. */
 sg_status sg_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
                     const float *weight, const float *bias, int64_t out_dim,
-                    float *y, int64_t ldy);
+                    float *y, int64_t ldy, int32_t n_threads);
 
 /* Row-wise LayerNorm: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased variance).
  * gamma / beta may be NULL (1 / 0). In place allowed (y == x with equal strides). */

@@ -30,6 +30,13 @@ void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
 char *openblas_get_corename(void);
 
+/* C = alpha op(A) op(B) + beta C with rows split into fixed SG_GEMM_ROW_BLOCK blocks, one sgemm
+ * call per block on OpenMP threads (see gemm.c for why). Arguments must already be validated. */
+#define SG_GEMM_ROW_BLOCK 128
+void sg__gemm_row_blocks(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                         float beta, float *C, int64_t ldc, int32_t n_threads);
+
 /* The thread count a kernel uses: n_threads <= 0 means the OpenMP default. */
 static inline int sg__threads(int32_t n_threads) {
     return n_threads > 0 ? (int)n_threads : omp_get_max_threads();

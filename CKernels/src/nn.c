@@ -34,7 +34,7 @@ static int blas_size_ok(int64_t v) { return v >= 1 && v <= SG_BLAS_INT_MAX; }
 
 sg_status sg_matmul(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int64_t K,
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                    float beta, float *C, int64_t ldc) {
+                    float beta, float *C, int64_t ldc, int32_t n_threads) {
     if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1)) return SG_ERR_ARGUMENT;
     if (!A || !B || !C) return SG_ERR_NULL;
     if (!blas_size_ok(M) || !blas_size_ok(N) || !blas_size_ok(K)) return SG_ERR_SIZE;
@@ -49,15 +49,13 @@ sg_status sg_matmul(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N, int6
     /* C is only an input when beta != 0 (BLAS never reads it otherwise). */
     if (beta != 0.0f && !all_finite(C, M, N, ldc)) return SG_ERR_NONFINITE;
 
-    cblas_sgemm(SG_CBLAS_ROW_MAJOR, trans_a ? SG_CBLAS_TRANS : SG_CBLAS_NO_TRANS,
-                trans_b ? SG_CBLAS_TRANS : SG_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha,
-                A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    sg__gemm_row_blocks(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n_threads);
     return SG_OK;
 }
 
 sg_status sg_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
                     const float *weight, const float *bias, int64_t out_dim,
-                    float *y, int64_t ldy) {
+                    float *y, int64_t ldy, int32_t n_threads) {
     if (!x || !weight || !y) return SG_ERR_NULL;
     if (!blas_size_ok(n) || !blas_size_ok(in_dim) || !blas_size_ok(out_dim)) return SG_ERR_SIZE;
     if (ldx < in_dim || ldy < out_dim) return SG_ERR_SHAPE;
@@ -67,10 +65,9 @@ sg_status sg_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
         return SG_ERR_NONFINITE;
 
     /* W is out_dim x in_dim, so x W^T is the NoTrans x Trans product with ldb = in_dim. */
-    cblas_sgemm(SG_CBLAS_ROW_MAJOR, SG_CBLAS_NO_TRANS, SG_CBLAS_TRANS, (int)n, (int)out_dim,
-                (int)in_dim, 1.0f, x, (int)ldx, weight, (int)in_dim, 0.0f, y, (int)ldy);
+    sg__gemm_row_blocks(0, 1, n, out_dim, in_dim, 1.0f, x, ldx, weight, in_dim, 0.0f, y, ldy, n_threads);
     if (bias) {
-        #pragma omp parallel for schedule(static) if(n * out_dim > SG_NN_PAR_MIN)
+        #pragma omp parallel for num_threads(sg__threads(n_threads)) schedule(static) if(n * out_dim > SG_NN_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             float *r = y + i * ldy;
             for (int64_t j = 0; j < out_dim; j++) r[j] += bias[j];

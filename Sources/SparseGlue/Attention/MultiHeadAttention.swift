@@ -51,11 +51,12 @@ public struct MultiHeadAttention: Sendable, Equatable {
         public let values: Matrix
     }
 
-    public func project(receivers x: Matrix, senders s: Matrix, values v: Matrix) throws -> Projections {
+    public func project(receivers x: Matrix, senders s: Matrix, values v: Matrix, threads: Int = 0) throws -> Projections {
         guard v.rows == s.rows else {
             throw SparseGlueError.shapeMismatch("values have \(v.rows) rows for \(s.rows) senders")
         }
-        return Projections(queries: try query(x), keys: try key(s), values: try value(v))
+        return Projections(queries: try query(x, threads: threads), keys: try key(s, threads: threads),
+                           values: try value(v, threads: threads))
     }
 
     /// Attention over `graph` (nil: complete) followed by the output projection.
@@ -64,13 +65,13 @@ public struct MultiHeadAttention: Sendable, Equatable {
         let r = try AttentionOperator.apply(queries: p.queries, keys: p.keys, values: p.values, heads: heads,
                                             graph: graph, backend: backend, returnWeights: returnWeights,
                                             threads: threads)
-        return AttentionOperator.Result(output: try output(r.output), edgeWeights: r.edgeWeights)
+        return AttentionOperator.Result(output: try output(r.output, threads: threads), edgeWeights: r.edgeWeights)
     }
 
     /// The message to `x` from `s` over `graph`; values from `values` (default: `s`).
     public func callAsFunction(_ x: Matrix, senders s: Matrix, values: Matrix? = nil, graph: CSRGraph?,
                                backend: AttentionBackend, threads: Int = 0) throws -> Matrix {
-        try attend(project(receivers: x, senders: s, values: values ?? s), graph: graph, backend: backend,
+        try attend(project(receivers: x, senders: s, values: values ?? s, threads: threads), graph: graph, backend: backend,
                    threads: threads).output
     }
 }

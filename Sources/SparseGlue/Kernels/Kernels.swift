@@ -64,14 +64,14 @@ enum Kernels {
     }
 
     /// Wraps sg_matmul: out = a · b (or a · bᵀ); shapes checked by the caller.
-    static func matmul(_ a: Matrix, _ b: Matrix, transposeB: Bool, into out: inout Matrix) throws {
+    static func matmul(_ a: Matrix, _ b: Matrix, transposeB: Bool, into out: inout Matrix, threads: Int = 0) throws {
         let k = a.columns
         let status = a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 out.values.withUnsafeMutableBufferPointer { pc in
                     sg_matmul(0, transposeB ? 1 : 0, Int64(out.rows), Int64(out.columns), Int64(k), 1,
                               pa.baseAddress, Int64(a.columns), pb.baseAddress, Int64(b.columns), 0,
-                              pc.baseAddress, Int64(out.columns))
+                              pc.baseAddress, Int64(out.columns), Int32(threads))
                 }
             }
         }
@@ -79,7 +79,7 @@ enum Kernels {
     }
 
     /// Wraps sg_linear: x · weightᵀ + bias, weight stored outputs × inputs.
-    static func linear(_ x: Matrix, weight: Matrix, bias: [Float]?) throws -> Matrix {
+    static func linear(_ x: Matrix, weight: Matrix, bias: [Float]?, threads: Int = 0) throws -> Matrix {
         guard x.columns == weight.columns else {
             throw SparseGlueError.shapeMismatch(
                 "linear layer expects \(weight.columns) input features, got \(x.columns)")
@@ -94,7 +94,8 @@ enum Kernels {
                 out.values.withUnsafeMutableBufferPointer { py in
                     withOptionalBuffer(bias) { pb in
                         sg_linear(px.baseAddress, Int64(x.rows), Int64(x.columns), Int64(x.columns),
-                                  pw.baseAddress, pb, Int64(weight.rows), py.baseAddress, Int64(weight.rows))
+                                  pw.baseAddress, pb, Int64(weight.rows), py.baseAddress, Int64(weight.rows),
+                                  Int32(threads))
                     }
                 }
             }

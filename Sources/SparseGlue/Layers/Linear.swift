@@ -27,8 +27,8 @@ public struct Linear: Sendable, Equatable {
         self.bias = bias
     }
 
-    public func callAsFunction(_ x: Matrix) throws -> Matrix {
-        try Kernels.linear(x, weight: weight, bias: bias)
+    public func callAsFunction(_ x: Matrix, threads: Int = 0) throws -> Matrix {
+        try Kernels.linear(x, weight: weight, bias: bias, threads: threads)
     }
 }
 
@@ -111,7 +111,7 @@ public struct MLP: Sendable, Equatable {
     public func callAsFunction(_ x: Matrix, threads: Int = 0) throws -> Matrix {
         var h = x
         for i in 0..<layers.count {
-            h = try layers[i](h)
+            h = try layers[i](h, threads: threads)
             if i < norms.count {
                 h = try norms[i](h, threads: threads)
                 try Kernels.activate(&h, gelu: activation == .gelu, threads: threads)

@@ -60,7 +60,7 @@ public struct MultiScaleFusion: Sendable, Equatable {
     /// Messages to `x` from `senders` over the pair (g1, g2).
     public func callAsFunction(_ x: Matrix, senders: Matrix, values: Matrix? = nil, g1: CSRGraph?, g2: CSRGraph?,
                                backend: AttentionBackend, threads: Int = 0) throws -> Output {
-        let p = try attention.project(receivers: x, senders: senders, values: values ?? senders)
+        let p = try attention.project(receivers: x, senders: senders, values: values ?? senders, threads: threads)
         let f1 = try attention.attend(p, graph: g1, backend: backend, threads: threads).output
         let f2 = try attention.attend(p, graph: g2, backend: backend, threads: threads).output
         let (g1Part, cosines) = try OrthogonalFusion.project(f1, onto: f2, epsilon: epsilon, threads: threads)

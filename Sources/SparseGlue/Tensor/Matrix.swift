@@ -98,7 +98,7 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `self · other` (or `self · otherᵀ`) through BLAS.
-    public func matmul(_ other: Matrix, transposingOther: Bool = false) throws -> Matrix {
+    public func matmul(_ other: Matrix, transposingOther: Bool = false, threads: Int = 0) throws -> Matrix {
         let inner = transposingOther ? other.columns : other.rows
         let outColumns = transposingOther ? other.rows : other.columns
         guard columns == inner else {
@@ -107,7 +107,7 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         }
         var out = Matrix.zeros(rows, outColumns)
         if rows == 0 || outColumns == 0 || inner == 0 { return out }
-        try Kernels.matmul(self, other, transposeB: transposingOther, into: &out)
+        try Kernels.matmul(self, other, transposeB: transposingOther, into: &out, threads: threads)
         return out
     }
 
