@@ -222,7 +222,8 @@ struct BenchPlot {
         guard !all.isEmpty else { return "<svg xmlns=\"http://www.w3.org/2000/svg\"/>" }
         let (w, h) = (900.0, 560.0), (left, right, top, bottom) = (80.0, 210.0, 50.0, 60.0)
         let xs = all.map(\.0), ys = all.map(\.1).filter { $0 > 0 }
-        let x0 = floor(log10(xs.min()!)), x1 = ceil(log10(xs.max()!) + 1e-9)
+        // x spans the measured n with a little margin; y spans whole decades for 1-2-5 labels.
+        let x0 = log10(xs.min()!) - 0.1, x1 = log10(xs.max()!) + 0.1
         let y0 = floor(log10(ys.min()!)), y1 = ceil(log10(ys.max()!) + 1e-9)
         let px = { (v: Double) in left + (log10(v) - x0) / max(x1 - x0, 1e-9) * (w - left - right) }
         let py = { (v: Double) in h - bottom - (log10(max(v, 1e-9)) - y0) / max(y1 - y0, 1e-9) * (h - top - bottom) }
