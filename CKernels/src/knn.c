@@ -679,9 +679,9 @@ static void sweep_columns(const gemm_ctx *c, gemm_scratch *s, int64_t i0, int64_
             for (int64_t q = 0; q < cols; q++)
                 pack_row(c, c->B + (j0 + q) * c->ldb, c->b_norm[j0 + q], s->b_tile + q * dim);
         }
-        /* Serial call: OpenBLAS runs its own thread pool. */
-        cblas_sgemm(SG_CBLAS_ROW_MAJOR, SG_CBLAS_NO_TRANS, SG_CBLAS_TRANS, (int)rows, (int)cols,
-                    (int)dim, 1.0f, s->a_pack, (int)dim, bt, (int)dim, 0.0f, s->G, (int)cols);
+        /* Fixed row blocks on OpenMP threads (gemm.c): no OpenBLAS threads competing with ours. */
+        sg__gemm_row_blocks(0, 1, rows, cols, dim, 1.0f, s->a_pack, dim, bt, dim, 0.0f, s->G, cols,
+                            c->nt);
 
 #pragma omp parallel for num_threads(c->nt) schedule(static)
         for (int64_t r = 0; r < rows; r++) {
