@@ -51,7 +51,8 @@ let package = Package(
         .testTarget(
             name: "SparseGlueTests",
             dependencies: ["SparseGlue"],
-            path: "Tests/SparseGlueTests"
+            path: "Tests/SparseGlueTests",
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

@@ -15,6 +15,9 @@ public enum SparseGlueError: Error, Equatable, CustomStringConvertible, Sendable
     case outOfMemory(String)
     /// A kernel failed in a way the Swift layer should have prevented (a bug: please report).
     case kernelFailure(function: String, code: Int, message: String)
+    /// A file's contents break its format (a safetensors header that is too long, malformed JSON,
+    /// an unknown dtype, data offsets that do not tile the data buffer, a truncated file, …).
+    case corruptFile(String)
 
     public var description: String {
         switch self {
@@ -27,6 +30,7 @@ public enum SparseGlueError: Error, Equatable, CustomStringConvertible, Sendable
         case .outOfMemory(let m): return "out of memory: \(m)"
         case let .kernelFailure(function, code, message):
             return "kernel \(function) failed with status \(code): \(message)"
+        case .corruptFile(let m): return "corrupt file: \(m)"
         }
     }
 }
