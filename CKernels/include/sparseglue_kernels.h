@@ -292,6 +292,19 @@ sg_status sg_attention_masked(const float *Q, int64_t n, int64_t ldq,
 sg_status sg_csr_to_mask(int64_t n_rows, int64_t n_cols, const int64_t *row_ptr,
                          const int32_t *col_idx, uint8_t *mask, int64_t ldm);
 
+/* ---------------------------------------------------------------------------------------------
+ * Node ordering
+ * ------------------------------------------------------------------------------------------- */
+
+/* A permutation of n 2-D points (x, y in the first two columns of each row, stride ld >= 2) along
+ * a Hilbert curve: out_perm[r] is the index of the point visited r-th. Points are quantised to a
+ * 2^16 x 2^16 grid of square cells over the larger side of their bounding box; points in one cell
+ * keep ascending index order. Renumbering points in this order (new point r = old point
+ * out_perm[r]) gives spatial neighbours nearby indices, so sparse attention over a k-NN graph
+ * gathers K / V rows that are close in memory. Deterministic; O(n) time, O(n) scratch.
+ * SG_ERR_NULL, SG_ERR_SIZE (n < 1 or n > INT32_MAX), SG_ERR_SHAPE (ld < 2), SG_ERR_NONFINITE. */
+sg_status sg_space_filling_order(const float *points, int64_t n, int64_t ld, int32_t *out_perm);
+
 #ifdef __cplusplus
 }
 #endif

@@ -207,11 +207,12 @@ fileprivate func identical(_ a: [Float], _ b: [Float]) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
 }
 
-/// Shapes covering both sparse code paths: dh a multiple of 16 (SIMD, with the constant-dh
-/// specialisations 16/32/64/128, the runtime-dh form for 48 and the spill form for 160) and the
-/// generic path (dh = 1, 5, 24).
+/// Shapes covering all sparse code paths: four heads with d = 64, 128, 256 (the packed path), dh a
+/// multiple of 16 otherwise (per-head SIMD path, with the constant-dh specialisations
+/// 16/32/64/128, the runtime-dh form for 48 and the spill form for 160) and the generic path
+/// (dh = 1, 5, 24).
 fileprivate let attnShapes: [(d: Int, heads: Int)] = [
-    (256, 4), (64, 4), (64, 2), (48, 1), (256, 2), (160, 1), (8, 8), (20, 4), (48, 2),
+    (256, 4), (64, 4), (128, 4), (64, 2), (48, 1), (256, 2), (160, 1), (8, 8), (20, 4), (48, 2),
 ]
 
 @Suite("Attention kernels")
@@ -393,6 +394,9 @@ struct AttentionKernelTests {
 
     @Test("results do not depend on the thread count")
     func threadCountIndependence() {
+        // Dense and masked run their sgemm calls inside OpenMP tasks; the policy they are built
+        // for (and SparseGlue's Swift layer sets) is single-threaded OpenBLAS. Set, never toggled.
+        #expect(sg_blas_set_num_threads(1) == SG_OK)
         var rng = AttnRng(seed: 9)
         for (d, heads) in [(256, 4), (20, 4)] {
             let n = 700, m = 500
@@ -410,6 +414,54 @@ struct AttentionKernelTests {
                 #expect(identical(p.dense(threads: t).1, d1), "dense, \(t) threads")
                 #expect(identical(p.masked(mask, ldm: m, threads: t).1, m1), "masked, \(t) threads")
             }
+        }
+    }
+
+    @Test("rows longer than one softmax block (rescaled between blocks) mixed with short and empty rows")
+    func longRows() {
+        var rng = AttnRng(seed: 12)
+        for (d, heads) in [(64, 4), (256, 4), (64, 2), (20, 4)] {
+            let n = 90, m = 700
+            let p = AttnProblem(&rng, n: n, m: m, d: d, heads: heads)
+            // Degrees from 0 to m: rows of 1..3 blocks of 256 edges among k-NN-sized ones.
+            var rows: [[Int32]] = []
+            for i in 0..<n {
+                let deg = i % 9 == 0 ? 0 : i % 4 == 0 ? 257 + rng.int(m - 257) : 1 + rng.int(40)
+                var set = Set<Int32>()
+                while set.count < deg { set.insert(Int32(rng.int(m))) }
+                rows.append(set.sorted())
+            }
+            let g = AttnGraph(n: n, m: m, rows: rows)
+            let (s1, o1, w1) = p.sparse(g, weights: true, threads: 1, outFill: .nan)
+            let (s2, r, rw) = p.reference(g, weights: true)
+            #expect(s1 == SG_OK && s2 == SG_OK)
+            #expect(relErr(o1, r) <= 1e-5, "d=\(d) heads=\(heads)")
+            #expect(relErr(w1, rw) <= 1e-5, "d=\(d) heads=\(heads)")
+            for t: Int32 in [2, 3] {
+                let (st, o, w) = p.sparse(g, weights: true, threads: t)
+                #expect(st == SG_OK && identical(o, o1) && identical(w, w1), "\(t) threads")
+            }
+        }
+    }
+
+    @Test("long runs of empty rows between short rows (tiles are bounded in rows, not only in scores)")
+    func emptyRuns() {
+        var rng = AttnRng(seed: 13)
+        for (d, heads) in [(64, 4), (64, 2)] {
+            let n = 400, m = 50
+            let p = AttnProblem(&rng, n: n, m: m, d: d, heads: heads)
+            var rows: [[Int32]] = []
+            for i in 0..<n {
+                let deg: Int32 = (i / 100) % 2 == 0 ? 0 : Int32(1 + i % 7)
+                rows.append((0..<deg).map { (c: Int32) -> Int32 in c * 7 })
+            }
+            let g = AttnGraph(n: n, m: m, rows: rows)
+            let (s1, o, w) = p.sparse(g, weights: true, threads: 1, outFill: .nan)
+            let (s2, r, rw) = p.reference(g, weights: true)
+            #expect(s1 == SG_OK && s2 == SG_OK)
+            #expect(relErr(o, r) <= 1e-5 && relErr(w, rw) <= 1e-5, "d=\(d) heads=\(heads)")
+            let (_, o2, w2) = p.sparse(g, weights: true, threads: 2)
+            #expect(identical(o, o2) && identical(w, w2))
         }
     }
 

@@ -117,8 +117,7 @@ struct NNKernelTests {
         var rng = NNRng(seed: 77)
         let (M, N, K) = (300, 70, 45)
         let A = rng.floats(M * K), B = rng.floats(K * N)
-        let before = sg_blas_num_threads()
-        defer { _ = sg_blas_set_num_threads(before) }
+        // The policy SparseGlue runs under; set, never toggled, since it is process-global.
         #expect(sg_blas_set_num_threads(1) == SG_OK)
         for ta: Int32 in [0, 1] {
             var c1 = [Float](repeating: 0, count: M * N), c2 = c1

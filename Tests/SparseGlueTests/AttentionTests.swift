@@ -64,6 +64,20 @@ import Testing
         #expect(thrownError { _ = try AttentionBackend(name: "flash") } != nil)
     }
 
+    @Test func denseAndMaskedResultsDoNotDependOnThreads() throws {
+        // Dense work is split into fixed (query block, head) tasks, so the thread count only
+        // decides who computes a task, never how. (OpenBLAS's own thread count is process-global
+        // and SparseGlue keeps it at 1; tests must not change it while others run.)
+        let q = try randomMatrix(600, 64, seed: 14), k = try randomMatrix(500, 64, seed: 15), v = try randomMatrix(500, 64, seed: 16)
+        let g = try KNNGraph.cross(from: q, to: k, k: 20)
+        for backend in [AttentionBackend.dense, .masked] {
+            let graph = backend == .dense ? nil : g
+            let one = try AttentionOperator.apply(queries: q, keys: k, values: v, heads: 2, graph: graph, backend: backend, threads: 1).output
+            let two = try AttentionOperator.apply(queries: q, keys: k, values: v, heads: 2, graph: graph, backend: backend, threads: 2).output
+            #expect(one == two, "\(backend)")
+        }
+    }
+
     @Test func multiHeadLayerBackendsAgree() throws {
         var rng = SeededGenerator(seed: 11)
         let layer = try MultiHeadAttention(dimension: d, heads: heads, generator: &rng)

@@ -1,7 +1,9 @@
 /// Process-wide runtime facts and thread control.
 ///
-/// Kernels take an explicit `threads` argument (0 = the OpenMP default set here). BLAS calls use
-/// OpenBLAS's own, process-global thread pool. On AVX-512 CPUs Debian's OpenBLAS 0.3.21 picks its
+/// Kernels take an explicit `threads` argument (0 = the OpenMP default set here). SparseGlue keeps
+/// OpenBLAS single-threaded (process-wide, from its first BLAS call) and parallelises every GEMM
+/// itself over fixed row blocks, so results never depend on a thread count and OpenBLAS's threads
+/// do not compete with OpenMP's. On AVX-512 CPUs Debian's OpenBLAS 0.3.21 picks its
 /// AVX2 ("Haswell") kernels unless `OPENBLAS_CORETYPE=SkylakeX` is set before the library loads.
 public enum Runtime {
     /// Version of the SparseGlue package.
@@ -22,7 +24,9 @@ public enum Runtime {
     /// OpenBLAS's thread count.
     public static var blasThreads: Int { Kernels.blasThreads }
 
-    /// Sets OpenBLAS's thread count (≥ 1).
+    /// Sets OpenBLAS's own thread count (≥ 1). SparseGlue sets it to 1; raising it makes OpenBLAS
+    /// threads compete with SparseGlue's OpenMP threads and, with some OpenBLAS kernels, makes GEMM
+    /// rounding depend on the thread count. For programs that use OpenBLAS elsewhere.
     public static func setBLASThreads(_ n: Int) throws {
         try require(n >= 1, "thread count must be ≥ 1, got \(n)")
         try Kernels.setBLASThreads(n)
@@ -31,9 +35,9 @@ public enum Runtime {
     /// The core type OpenBLAS detected, e.g. "Haswell" or "SkylakeX".
     public static var blasCoreType: String { Kernels.blasCoreName }
 
-    /// Sets both OpenMP and OpenBLAS thread counts.
+    /// Sets the thread count SparseGlue uses (OpenMP; OpenBLAS stays single-threaded).
     public static func setThreads(_ n: Int) throws {
+        Kernels.prepareBLAS()
         try setDefaultThreads(n)
-        try setBLASThreads(n)
     }
 }
