@@ -70,6 +70,11 @@ const char *sg_blas_core_name(void);
 sg_status sg_stream_triad(float *SG_RESTRICT a, const float *SG_RESTRICT b, const float *SG_RESTRICT c,
                           int64_t n, float s, int32_t n_threads);
 
+/* Machine probe: C = A B for n x n matrices as ONE cblas_sgemm call on n_threads OpenBLAS threads
+ * (OpenBLAS's best case, the roof benchmarks compare against). It changes OpenBLAS's
+ * process-global thread count for the call and restores it: call it from a quiet process. */
+sg_status sg_probe_sgemm(const float *A, const float *B, float *C, int64_t n, int32_t n_threads);
+
 /* ---------------------------------------------------------------------------------------------
  * Checks and dense helpers
  * ------------------------------------------------------------------------------------------- */

@@ -43,7 +43,7 @@ struct Bench: ParsableCommand {
         print("SparseGlue \(Runtime.version) bench — \(CPUInfo.modelName), \(threadCount) threads, "
               + "OpenBLAS core \(Runtime.blasCoreType) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"))")
         FileHandle.standardError.write(Data("probing sgemm and memory bandwidth…\n".utf8))
-        let probe = try MachineProbe.sgemmGFLOPS(size: 2048, repeats: reps)
+        let probe = try MachineProbe.sgemmGFLOPS(size: 2048, repeats: reps, threads: threads)
         let bandwidth = try MachineProbe.streamBandwidthGBs(megabytes: 128, repeats: reps)
         let sgemm = probe.gflops
         rows.append(BenchRow(n: 2048, k: 0, d: 2048, heads: 0, threads: threadCount, method: "sgemm",

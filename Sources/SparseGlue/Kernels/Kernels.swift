@@ -67,6 +67,19 @@ enum Kernels {
         try check(status, "sg_stream_triad")
     }
 
+    /// Wraps sg_probe_sgemm: one n×n×n sgemm on OpenBLAS's own threads.
+    static func probeSGEMM(_ a: Matrix, _ b: Matrix, into out: inout Matrix, threads: Int) throws {
+        prepareBLAS()
+        let status = a.values.withUnsafeBufferPointer { pa in
+            b.values.withUnsafeBufferPointer { pb in
+                out.values.withUnsafeMutableBufferPointer { pc in
+                    sg_probe_sgemm(pa.baseAddress, pb.baseAddress, pc.baseAddress, Int64(a.rows), Int32(threads))
+                }
+            }
+        }
+        try check(status, "sg_probe_sgemm")
+    }
+
     // MARK: Dense helpers
 
     /// Wraps sg_check_finite.

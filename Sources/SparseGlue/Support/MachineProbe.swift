@@ -2,18 +2,19 @@
 /// hardware and BLAS can do in the same run.
 public enum MachineProbe {
     /// Single-precision GEMM throughput in GFLOP/s: the median of `repeats` products of two
-    /// `size × size` matrices through the same `cblas_sgemm` the kernels use (2·size³ flop each).
-    public static func sgemmGFLOPS(size: Int = 2048, repeats: Int = 5) throws -> (gflops: Double, medianMs: Double, minMs: Double, maxMs: Double) {
+    /// `size × size` matrices, each one `cblas_sgemm` call on OpenBLAS's own threads (2·size³ flop):
+    /// the best this machine's BLAS does, the roof kernels are compared against.
+    public static func sgemmGFLOPS(size: Int = 2048, repeats: Int = 5, threads: Int = 0) throws -> (gflops: Double, medianMs: Double, minMs: Double, maxMs: Double) {
         try require(size >= 16 && repeats >= 1, "sgemm probe needs size ≥ 16 and repeats ≥ 1")
         var rng = SeededGenerator(seed: 17)
         let a = try Matrix.gaussian(rows: size, columns: size, using: &rng)
         let b = try Matrix.gaussian(rows: size, columns: size, using: &rng)
         var out = Matrix.zeros(size, size)
-        try Kernels.matmul(a, b, transposeB: false, into: &out)   // warm-up: BLAS threads start
+        try Kernels.probeSGEMM(a, b, into: &out, threads: threads)   // warm-up: BLAS threads start
         var times: [Double] = []
         for _ in 0..<repeats {
             let start = monotonicSeconds()
-            try Kernels.matmul(a, b, transposeB: false, into: &out)
+            try Kernels.probeSGEMM(a, b, into: &out, threads: threads)
             times.append(monotonicSeconds() - start)
         }
         times.sort()
