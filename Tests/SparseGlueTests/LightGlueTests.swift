@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+@testable import SparseGlue
+
+// Golden tests of the LightGlue (DISK) port against the PyTorch reference in
+// shared/fixtures/lightglue_disk (subsets committed in Fixtures/lightglue/, see the README there).
+
+private func lgFixture(_ name: String) throws -> SafeTensorsFile {
+    let root = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+    return try SafeTensorsFile(contentsOf: root.appendingPathComponent("lightglue/\(name).safetensors"))
+}
+
+private func weightsURL() -> URL {
+    if let env = ProcessInfo.processInfo.environment["SPARSEGLUE_WEIGHTS"], !env.isEmpty {
+        return URL(fileURLWithPath: env)
+    }
+    return FileManager.default.homeDirectoryForCurrentUser
+        .appendingPathComponent(".cache/sparseglue/disk_lightglue.safetensors")
+}
+
+private struct MissingWeights: Error, CustomStringConvertible {
+    let path: String
+    var description: String {
+        "LightGlue DISK weights not found at \(path): run scripts/fetch-weights --features disk (or set SPARSEGLUE_WEIGHTS)"
+    }
+}
+
+/// Loaded once for all tests (adaptivity off).
+private let sharedModel: Result<LightGlue, any Error> = Result {
+    let url = weightsURL()
+    guard FileManager.default.fileExists(atPath: url.path) else { throw MissingWeights(path: url.path) }
+    return try LightGlue(weights: url, configuration: LightGlueConfiguration(features: "disk").nonAdaptive)
+}
+
+private func model() throws -> LightGlue { try sharedModel.get() }
+
+/// max |a − b| / max(|b|, 1) over all entries (the fixtures' "rel-or-abs").
+private func relOrAbs(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
+    var worst: Float = 0
+    for i in a.indices { worst = max(worst, abs(a[i] - b[i]) / max(abs(b[i]), 1)) }
+    return worst
+}
+
+private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeatures {
+    let size = try f.floats("image_size\(side)")
+    return try LightGlueFeatures(keypoints: f.matrix("kpts\(side)"), descriptors: f.matrix("desc\(side)"),
+                                 imageWidth: size[0], imageHeight: size[1])
+}
+
+@Suite struct LightGlueTests {
+    // MARK: configuration and loading
+
+    @Test func presetsAndUnknownName() throws {
+        let disk = try LightGlueConfiguration(features: "disk")
+        #expect(disk.inputDimension == 128 && disk.descriptorDimension == 256 && disk.layers == 9 && disk.heads == 4)
+        #expect(disk.filterThreshold == 0.1 && disk.depthConfidence == 0.95 && disk.widthConfidence == 0.99)
+        #expect(try LightGlueConfiguration(features: "aliked").inputDimension == 128)
+        guard case .invalidArgument(let m)? = thrownError({ _ = try LightGlueConfiguration(features: "sift") }) else {
+            Issue.record("unknown preset must throw"); return
+        }
+        #expect(m.contains("disk") && m.contains("aliked"))
+        let expected: [Float] = [0.900000, 0.864118, 0.841111, 0.826360, 0.816901, 0.810837, 0.806948, 0.804455, 0.802857]
+        let traced = try lgFixture("trace_assignment").floats("confidence_thresholds")
+        for l in 0..<9 {
+            #expect(abs(disk.confidenceThreshold(layer: l) - expected[l]) < 1e-6)
+            #expect(disk.confidenceThreshold(layer: l) == traced[l])
+        }
+        let json = try JSONEncoder().encode(disk.nonAdaptive)
+        #expect(try JSONDecoder().decode(LightGlueConfiguration.self, from: json) == disk.nonAdaptive)
+    }
+
+    @Test func strictLoadingRejectsMissingUnusedAndMisshapedTensors() throws {
+        let url = weightsURL()
+        guard FileManager.default.fileExists(atPath: url.path) else { throw MissingWeights(path: url.path) }
+        let file = try SafeTensorsFile(contentsOf: url)
+        let config = try LightGlueConfiguration(features: "disk")
+        #expect(file.names.count == 262)
+        func rewritten(drop: String? = nil, add: String? = nil, reshape: String? = nil) throws -> SafeTensorsFile {
+            var w = SafeTensorsWriter()
+            for name in file.names where name != drop {
+                var shape = try file.info(name).shape
+                if name == reshape { shape = [shape.reduce(1, *)] }
+                try w.add(name, floats: file.floats(name), shape: shape)
+            }
+            if let add { try w.add(add, floats: [1], shape: [1]) }
+            return try SafeTensorsFile(data: w.data())
+        }
+        func message(_ f: SafeTensorsFile) -> String? {
+            switch thrownError({ _ = try LightGlue(file: f, configuration: config) }) {
+            case .invalidArgument(let m)?, .shapeMismatch(let m)?: return m
+            default: return nil
+            }
+        }
+        #expect(message(try rewritten(drop: "cross_attn.3.to_v.bias"))?.contains("transformers.3.cross_attn.to_v.bias") == true)
+        #expect(message(try rewritten(add: "extra.thing"))?.contains("extra.thing") == true)
+        #expect(message(try rewritten(reshape: "self_attn.2.Wqkv.weight"))?.contains("self_attn.2.Wqkv.weight") == true)
+    }
+
+    // MARK: block by block against the 256-keypoint trace
+
+    @Test func inputStage() throws {
+        let lg = try model()
+        let input = try lgFixture("trace_input")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let n0 = LightGlue.normalizeKeypoints(f0.keypoints, width: f0.imageWidth, height: f0.imageHeight)
+        let n1 = LightGlue.normalizeKeypoints(f1.keypoints, width: f1.imageWidth, height: f1.imageHeight)
+        #expect(relOrAbs(n0.values, try input.floats("kpts0_norm")) <= 1e-6)
+        #expect(relOrAbs(n1.values, try input.floats("kpts1_norm")) <= 1e-6)
+        let phase = try lg.weights.posencWr(n0)
+        #expect(relOrAbs(phase.values, try input.floats("posenc_phase0")) <= 1e-5)
+        let table = try lg.rotaryTable(n0)
+        // Upstream repeats each cos/sin twice along the 64 head features.
+        func repeated(_ half: [Float]) -> [Float] {
+            (0..<(256 * 64)).map { (i: Int) -> Float in
+                let row: Int = i / 64, column: Int = (i % 64) / 2
+                return half[row * 32 + column]
+            }
+        }
+        let cos64 = repeated(table.cos), sin64 = repeated(table.sin)
+        #expect(relOrAbs(cos64, try input.floats("enc0_cos")) <= 1e-5)
+        #expect(relOrAbs(sin64, try input.floats("enc0_sin")) <= 1e-5)
+        #expect(relOrAbs(try lg.inputProjection(f0.descriptors).values, try input.floats("desc0_in")) <= 1e-5)
+        #expect(relOrAbs(try lg.inputProjection(f1.descriptors).values, try input.floats("desc1_in")) <= 1e-5)
+    }
+
+    @Test func layer0BlocksAndInternals() throws {
+        let lg = try model()
+        let input = try lgFixture("trace_input"), l0 = try lgFixture("trace_layer_0")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let e0 = try lg.rotaryTable(LightGlue.normalizeKeypoints(f0.keypoints, width: f0.imageWidth, height: f0.imageHeight))
+        let e1 = try lg.rotaryTable(LightGlue.normalizeKeypoints(f1.keypoints, width: f1.imageWidth, height: f1.imageHeight))
+        let x0 = try input.matrix("desc0_in"), x1 = try input.matrix("desc1_in")
+
+        // Attention internals of image 0, rows 0..15, traced as [heads, 16, 64].
+        let w = lg.weights.selfBlocks[0]
+        func headMajor(_ m: Matrix) -> [Float] {
+            (0..<(4 * 16 * 64)).map { idx in m[(idx / 64) % 16, (idx / (16 * 64)) * 64 + idx % 64] }
+        }
+        var q = try w.q(x0), k = try w.k(x0)
+        let v = try w.v(x0)
+        #expect(relOrAbs(headMajor(q), try l0.floats("self_q0_prerot")) <= 1e-4)
+        LightGlue.applyRotary(&q, e0)
+        LightGlue.applyRotary(&k, e0)
+        #expect(relOrAbs(headMajor(q), try l0.floats("self_q0")) <= 1e-4)
+        #expect(relOrAbs(headMajor(k), try l0.floats("self_k0")) <= 1e-4)
+        #expect(relOrAbs(headMajor(v), try l0.floats("self_v0")) <= 1e-4)
+        let context = try AttentionOperator.apply(queries: q, keys: k, values: v, heads: 4, graph: nil, backend: .dense).output
+        #expect(relOrAbs(Array(context.values[0..<(16 * 256)]), try l0.floats("self_context0")) <= 1e-4)
+
+        let s0 = try lg.selfBlock(0, x0, e0), s1 = try lg.selfBlock(0, x1, e1)
+        #expect(relOrAbs(s0.values, try l0.floats("self_desc0")) <= 1e-4)
+        #expect(relOrAbs(s1.values, try l0.floats("self_desc1")) <= 1e-4)
+        let (c0, c1) = try lg.crossBlock(0, l0.matrix("self_desc0"), l0.matrix("self_desc1"))
+        #expect(relOrAbs(c0.values, try l0.floats("cross_desc0")) <= 1e-4)
+        #expect(relOrAbs(c1.values, try l0.floats("cross_desc1")) <= 1e-4)
+        let out0 = try l0.matrix("cross_desc0"), out1 = try l0.matrix("cross_desc1")
+        #expect(relOrAbs(try lg.tokenConfidence(0, out0), try l0.floats("token_conf0")) <= 1e-4)
+        #expect(relOrAbs(try lg.tokenConfidence(0, out1), try l0.floats("token_conf1")) <= 1e-4)
+        #expect(relOrAbs(try lg.matchability(0, out0), try l0.floats("matchability0")) <= 1e-4)
+        #expect(relOrAbs(try lg.matchability(0, out1), try l0.floats("matchability1")) <= 1e-4)
+    }
+
+    @Test func layer8CrossBlockAndAssignment() throws {
+        let lg = try model()
+        let l8 = try lgFixture("trace_layer_8"), asg = try lgFixture("trace_assignment")
+        let (c0, c1) = try lg.crossBlock(8, l8.matrix("self_desc0"), l8.matrix("self_desc1"))
+        #expect(relOrAbs(c0.values, try l8.floats("cross_desc0")) <= 1e-4)
+        #expect(relOrAbs(c1.values, try l8.floats("cross_desc1")) <= 1e-4)
+
+        let (scores, sim, z0, z1) = try lg.assignment(8, l8.matrix("cross_desc0"), l8.matrix("cross_desc1"))
+        #expect(relOrAbs(sim.values, try asg.floats("sim")) <= 1e-4)
+        #expect(relOrAbs(z0, try asg.floats("z0")) <= 1e-4)
+        #expect(relOrAbs(z1, try asg.floats("z1")) <= 1e-4)
+        #expect(try scores.maxAbsoluteDifference(asg.matrix("scores")) <= 1e-3)
+        let f = LightGlue.filterMatches(try asg.matrix("scores"), threshold: 0.1)
+        #expect(f.matches0 == (try asg.ints("matches0")))
+        #expect(f.matches1 == (try asg.ints("matches1")))
+        #expect(relOrAbs(f.scores0, try asg.floats("matching_scores0")) <= 1e-6)
+        let g = LightGlue.filterMatches(scores, threshold: 0.1)
+        #expect(g.matches0 == (try asg.ints("matches0")))
+        #expect(g.matches1 == (try asg.ints("matches1")))
+    }
+
+    // MARK: whole forward
+
+    @Test func traceForwardAdaptivityOffAndOn() throws {
+        let lg = try model()
+        let input = try lgFixture("trace_input"), asg = try lgFixture("trace_assignment")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let r = try lg.match(f0, f1, returnLogAssignment: true)
+        #expect(r.layersRun == 9)
+        #expect(r.matches0 == (try asg.ints("matches0")))
+        #expect(r.matches1 == (try asg.ints("matches1")))
+        #expect(try r.logAssignment!.maxAbsoluteDifference(asg.matrix("scores")) <= 2e-3)
+        #expect(relOrAbs(r.matchingScores0, try asg.floats("matching_scores0")) <= 1e-3)
+
+        let adaptive = try lg.with(configuration: LightGlueConfiguration(features: "disk"))
+        let a = try adaptive.match(f0, f1)
+        #expect(a.layersRun == (try asg.ints("stop_adaptive"))[0])
+        #expect(a.layersBeforePruning0 == (try asg.ints("prune0_adaptive")))
+        #expect(a.layersBeforePruning1 == (try asg.ints("prune1_adaptive")))
+        #expect(a.matches0 == (try asg.ints("matches0_adaptive")))
+        #expect(a.matches1 == (try asg.ints("matches1_adaptive")))
+        #expect(relOrAbs(a.matchingScores0, try asg.floats("matching_scores0_adaptive")) <= 1e-3)
+    }
+
+    @Test func sacreCoeurH1024Keypoints() throws {
+        let lg = try model()
+        let input = try lgFixture("sacre_coeur_H_inputs"), ref = try lgFixture("sacre_coeur_H_reference")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let r = try lg.match(f0, f1, returnLogAssignment: true)
+        #expect(r.layersRun == 9)
+        #expect(r.matches0 == (try ref.ints("matches0")))
+        #expect(r.matches1 == (try ref.ints("matches1")))
+        #expect(relOrAbs(r.matchingScores0, try ref.floats("matching_scores0")) <= 1e-3)
+        let s = try #require(r.logAssignment)
+        let dust0 = (0..<1024).map { s[$0, 1024] }, dust1 = (0..<1024).map { s[1024, $0] }
+        #expect(relOrAbs(dust0, try ref.floats("scores_dustbin0")) <= 1e-3)
+        #expect(relOrAbs(dust1, try ref.floats("scores_dustbin1")) <= 1e-3)
+        let rowMax = (0..<1024).map { i in (0..<1024).map { s[i, $0] }.max()! }
+        #expect(relOrAbs(rowMax, try ref.floats("scores_row_max")) <= 1e-3)
+
+        let adaptive = try lg.with(configuration: LightGlueConfiguration(features: "disk"))
+        let a = try adaptive.match(f0, f1)
+        let expected = try ref.ints("matches0_adaptive")
+        #expect(a.layersRun == (try ref.ints("stop_adaptive"))[0])
+        let agree = zip(a.matches0, expected).filter { $0 == $1 }.count
+        #expect(Double(agree) / Double(expected.count) >= 0.99, "adaptive matches0 agree on \(agree)/\(expected.count)")
+        let prune0 = try ref.ints("prune0_adaptive")
+        let pruneAgree = zip(a.layersBeforePruning0, prune0).filter { $0 == $1 }.count
+        #expect(Double(pruneAgree) / Double(prune0.count) >= 0.99)
+    }
+}
