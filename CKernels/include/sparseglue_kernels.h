@@ -261,8 +261,11 @@ sg_status sg_diverse_neighbors(const float *features, int64_t n, int64_t f_dim, 
  * Q, K, V, O must not overlap O.
  * ------------------------------------------------------------------------------------------- */
 
-/* CSR sparse attention: one fused pass per row with an online softmax; O(E d) work, no n x m
- * buffer. weights (nnz x heads, may be NULL) receives each edge's softmax weight per head. */
+/* CSR sparse attention, fused per row: scores are buffered for the row (never an n x m buffer),
+ * softmax-normalised exactly (rows over 256 edges use an online rescale between blocks) and applied
+ * to V in the same call; O(E d) work. weights (nnz x heads, may be NULL) receives each edge's
+ * softmax weight per head. Renumbering nodes along sg_space_filling_order keeps gathered K / V rows
+ * in cache. */
 sg_status sg_attention_sparse(const float *Q, int64_t n, int64_t ldq,
                               const float *K, int64_t ldk, const float *V, int64_t ldv, int64_t m,
                               int64_t d, int64_t heads, float scale,
