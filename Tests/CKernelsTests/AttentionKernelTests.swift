@@ -10,16 +10,9 @@ import Testing
 // scale is that of V (here about 1); the 1e-3 floor only matters for all-zero outputs.
 
 /// Seeded SplitMix64, so every random input is reproducible.
-fileprivate struct AttnRng {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+fileprivate typealias AttnRng = KernelTestRng
+
+fileprivate extension KernelTestRng {
     mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     /// Uniform in [-1, 1).
     mutating func float() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }

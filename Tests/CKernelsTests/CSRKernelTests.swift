@@ -5,16 +5,9 @@ import Testing
 // sg_csr_validate and compared with an independent Swift computation built on Set<Int32>.
 
 /// Seeded SplitMix64, so every random graph is reproducible.
-fileprivate struct CSRRng {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+fileprivate typealias CSRRng = KernelTestRng
+
+fileprivate extension KernelTestRng {
     mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
 }

@@ -10,16 +10,9 @@ import Darwin
 // Tests of the dense kernels in CKernels/src/nn.c against naive double-precision loops.
 
 /// Seeded SplitMix64, so every random matrix is reproducible.
-fileprivate struct NNRng {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+fileprivate typealias NNRng = KernelTestRng
+
+fileprivate extension KernelTestRng {
     /// Uniform in [-1, 1).
     mutating func float() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
     mutating func floats(_ n: Int, scale: Float = 1, offset: Float = 0) -> [Float] {

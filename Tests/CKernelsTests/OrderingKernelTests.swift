@@ -4,16 +4,9 @@ import Testing
 // Tests of CKernels/src/ordering.c: sg_space_filling_order (Hilbert order of 2-D points).
 
 /// Seeded SplitMix64, so every fixture is reproducible.
-fileprivate struct OrderRng {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+fileprivate typealias OrderRng = KernelTestRng
+
+fileprivate extension KernelTestRng {
     mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func unit() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) }
 }
