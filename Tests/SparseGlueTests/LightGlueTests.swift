@@ -29,7 +29,7 @@ private struct MissingWeights: Error, CustomStringConvertible {
 private let sharedModel: Result<LightGlue, any Error> = Result {
     let url = weightsURL()
     guard FileManager.default.fileExists(atPath: url.path) else { throw MissingWeights(path: url.path) }
-    return try LightGlue(weights: url, configuration: LightGlueConfiguration(features: "disk").nonAdaptive)
+    return try LightGlue(weights: url, config: LightGlueConfiguration(features: "disk").nonAdaptive)
 }
 
 private func model() throws -> LightGlue { try sharedModel.get() }

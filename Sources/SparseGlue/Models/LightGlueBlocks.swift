@@ -1,0 +1,126 @@
+// LightGlue's building blocks: keypoint normalisation, rotary positional encoding, the self and
+// cross blocks, token confidence and matchability. Internal so tests can feed each block its
+// traced input. Attention on a sparse graph (SparseLightGlue) goes through the same blocks.
+import Foundation
+
+extension LightGlue {
+    /// `(kpts − size/2) / (max(w, h)/2)`, float32 as upstream.
+    static func normalizeKeypoints(_ k: Matrix, width: Float, height: Float) -> Matrix {
+        let sx = width / 2, sy = height / 2, scale = Swift.max(width, height) / 2
+        var out = k
+        out.values.withUnsafeMutableBufferPointer { p in
+            for r in 0..<k.rows {
+                p[2 * r] = (p[2 * r] - sx) / scale
+                p[2 * r + 1] = (p[2 * r + 1] - sy) / scale
+            }
+        }
+        return out
+    }
+
+    func inputProjection(_ desc: Matrix) throws -> Matrix {
+        guard let p = weights.inputProj else { return desc }
+        return try p(desc, threads: threads)
+    }
+
+    /// cos/sin of the learned Fourier phases `Wr·kpts` (n × dₕ/2 each); upstream repeats each
+    /// twice along the head dimension.
+    func rotaryTable(_ normalized: Matrix) throws -> RotaryTable {
+        let phase = try weights.posencWr(normalized, threads: threads)
+        return RotaryTable(cos: phase.values.map { Foundation.cos($0) }, sin: phase.values.map { Foundation.sin($0) },
+                           half: phase.columns)
+    }
+
+    /// x·cos + rotate_half(x)·sin on each head, interleaved pairs (2k, 2k+1).
+    static func applyRotary(_ x: inout Matrix, _ t: RotaryTable) {
+        let d = x.columns, half = t.half, heads = d / (2 * half)
+        x.values.withUnsafeMutableBufferPointer { p in
+            t.cos.withUnsafeBufferPointer { cs in
+                t.sin.withUnsafeBufferPointer { sn in
+                    for r in 0..<x.rows {
+                        for h in 0..<heads {
+                            let base = r * d + h * 2 * half
+                            for k in 0..<half {
+                                let c = cs[r * half + k], s = sn[r * half + k]
+                                let a = p[base + 2 * k], b = p[base + 2 * k + 1]
+                                p[base + 2 * k] = a * c + (-b) * s
+                                p[base + 2 * k + 1] = b * c + a * s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `graph` nil = complete graph (the published model), else sparse attention on its edges.
+    func selfBlock(_ i: Int, _ x: Matrix, _ enc: RotaryTable, graph: CSRGraph? = nil) throws -> Matrix {
+        let w = weights.selfBlocks[i]
+        var q = try w.q(x, threads: threads), k = try w.k(x, threads: threads)
+        let v = try w.v(x, threads: threads)
+        Self.applyRotary(&q, enc)
+        Self.applyRotary(&k, enc)
+        let context = if let graph {
+            try sparseSelfAttention(q, k, v, graph: graph)
+        } else {
+            try AttentionOperator.apply(queries: q, keys: k, values: v, heads: configuration.heads,
+                                        graph: nil, backend: .dense, threads: threads).output
+        }
+        let message = try w.outProj(context, threads: threads)
+        return try x + w.ffn(x.concatenatingColumns(message), threads: threads)
+    }
+
+    /// One similarity matrix per head: m0 = softmax_j(sim)·v1, m1 = softmax_i(sim)ᵀ·v0 (computed as
+    /// attention of 1 over 0 on the same products).
+    /// `graphs` with a cross recipe: sparse cross-attention (SparseLightGlue), else the published one.
+    func crossBlock(_ i: Int, _ x0: Matrix, _ x1: Matrix, graphs: LightGlueLayerGraphs? = nil) throws -> (Matrix, Matrix) {
+        let w = weights.crossBlocks[i]
+        let qk0 = try w.toQK(x0, threads: threads), qk1 = try w.toQK(x1, threads: threads)
+        let v0 = try w.toV(x0, threads: threads), v1 = try w.toV(x1, threads: threads)
+        let h = configuration.heads
+        let m0: Matrix, m1: Matrix
+        if let graphs, graphs.hasCross {
+            (m0, m1) = try sparseCrossAttention(qk0, qk1, v0, v1, graphs: graphs)
+        } else {
+            m0 = try AttentionOperator.apply(queries: qk0, keys: qk1, values: v1, heads: h, graph: nil,
+                                             backend: .dense, threads: threads).output
+            m1 = try AttentionOperator.apply(queries: qk1, keys: qk0, values: v0, heads: h, graph: nil,
+                                             backend: .dense, threads: threads).output
+        }
+        let o0 = try w.toOut(m0, threads: threads), o1 = try w.toOut(m1, threads: threads)
+        return (try x0 + w.ffn(x0.concatenatingColumns(o0), threads: threads),
+                try x1 + w.ffn(x1.concatenatingColumns(o1), threads: threads))
+    }
+
+    func layer(_ i: Int, _ x0: Matrix, _ x1: Matrix, _ e0: RotaryTable, _ e1: RotaryTable,
+               graphs g: LightGlueLayerGraphs? = nil) throws -> (Matrix, Matrix) {
+        try crossBlock(i, selfBlock(i, x0, e0, graph: g?.self0), selfBlock(i, x1, e1, graph: g?.self1), graphs: g)
+    }
+
+    /// sigmoid(token_confidence[i](x)).
+    func tokenConfidence(_ i: Int, _ x: Matrix) throws -> [Float] {
+        try weights.tokenConfidence[i](x, threads: threads).values.map { 1 / (1 + exp(-$0)) }
+    }
+
+    /// sigmoid(log_assignment[i].matchability(x)).
+    func matchability(_ i: Int, _ x: Matrix) throws -> [Float] {
+        try weights.assignment[i].matchability(x, threads: threads).values.map { 1 / (1 + exp(-$0)) }
+    }
+}
+
+/// cos/sin of the positional phases, `half` = dₕ/2 per row.
+struct RotaryTable: Sendable {
+    var cos: [Float]
+    var sin: [Float]
+    let half: Int
+
+    func gathered(_ rows: [Int]) throws -> RotaryTable {
+        var c = [Float](), s = [Float]()
+        c.reserveCapacity(rows.count * half)
+        s.reserveCapacity(rows.count * half)
+        for r in rows {
+            c.append(contentsOf: cos[r * half..<(r + 1) * half])
+            s.append(contentsOf: sin[r * half..<(r + 1) * half])
+        }
+        return RotaryTable(cos: c, sin: s, half: half)
+    }
+}
