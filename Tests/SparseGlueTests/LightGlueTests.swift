@@ -42,6 +42,22 @@ private func relOrAbs(_ a: [Float], _ b: [Float]) -> Float {
     return worst
 }
 
+/// `#expect(error <= tolerance)`; with SPARSEGLUE_PARITY_LOG=<file> also appends the measured
+/// error, so the parity figures in the closing notes come from the tests themselves.
+private func expectClose(_ what: String, _ error: @autoclosure () throws -> Float, _ tolerance: Float,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let e = try error()
+    #expect(e <= tolerance, "\(what): \(e) > \(tolerance)", sourceLocation: sourceLocation)
+    if let path = ProcessInfo.processInfo.environment["SPARSEGLUE_PARITY_LOG"], !path.isEmpty {
+        let line = "\(sourceLocation.line)\t\(what)\t\(e)\t\(tolerance)\n"
+        if let h = FileHandle(forWritingAtPath: path) {
+            h.seekToEndOfFile(); h.write(Data(line.utf8)); h.closeFile()
+        } else {
+            FileManager.default.createFile(atPath: path, contents: Data(line.utf8))
+        }
+    }
+}
+
 private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeatures {
     let size = try f.floats("image_size\(side)")
     return try LightGlueFeatures(keypoints: f.matrix("kpts\(side)"), descriptors: f.matrix("desc\(side)"),
@@ -105,10 +121,10 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         let f0 = try features(input, 0), f1 = try features(input, 1)
         let n0 = LightGlue.normalizeKeypoints(f0.keypoints, width: f0.imageWidth, height: f0.imageHeight)
         let n1 = LightGlue.normalizeKeypoints(f1.keypoints, width: f1.imageWidth, height: f1.imageHeight)
-        #expect(relOrAbs(n0.values, try input.floats("kpts0_norm")) <= 1e-6)
-        #expect(relOrAbs(n1.values, try input.floats("kpts1_norm")) <= 1e-6)
+        try expectClose("n0", relOrAbs(n0.values, try input.floats("kpts0_norm")), 1e-6)
+        try expectClose("n1", relOrAbs(n1.values, try input.floats("kpts1_norm")), 1e-6)
         let phase = try lg.weights.posencWr(n0)
-        #expect(relOrAbs(phase.values, try input.floats("posenc_phase0")) <= 1e-5)
+        try expectClose("phase", relOrAbs(phase.values, try input.floats("posenc_phase0")), 1e-5)
         let table = try lg.rotaryTable(n0)
         // Upstream repeats each cos/sin twice along the 64 head features.
         func repeated(_ half: [Float]) -> [Float] {
@@ -118,10 +134,10 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
             }
         }
         let cos64 = repeated(table.cos), sin64 = repeated(table.sin)
-        #expect(relOrAbs(cos64, try input.floats("enc0_cos")) <= 1e-5)
-        #expect(relOrAbs(sin64, try input.floats("enc0_sin")) <= 1e-5)
-        #expect(relOrAbs(try lg.inputProjection(f0.descriptors).values, try input.floats("desc0_in")) <= 1e-5)
-        #expect(relOrAbs(try lg.inputProjection(f1.descriptors).values, try input.floats("desc1_in")) <= 1e-5)
+        try expectClose("cos64", relOrAbs(cos64, try input.floats("enc0_cos")), 1e-5)
+        try expectClose("sin64", relOrAbs(sin64, try input.floats("enc0_sin")), 1e-5)
+        try expectClose("lg.inputProjection(f0.descriptors)", relOrAbs(try lg.inputProjection(f0.descriptors).values, try input.floats("desc0_in")), 1e-5)
+        try expectClose("lg.inputProjection(f1.descriptors)", relOrAbs(try lg.inputProjection(f1.descriptors).values, try input.floats("desc1_in")), 1e-5)
     }
 
     @Test func layer0BlocksAndInternals() throws {
@@ -139,47 +155,82 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         }
         var q = try w.q(x0), k = try w.k(x0)
         let v = try w.v(x0)
-        #expect(relOrAbs(headMajor(q), try l0.floats("self_q0_prerot")) <= 1e-4)
+        try expectClose("headMajor(q)", relOrAbs(headMajor(q), try l0.floats("self_q0_prerot")), 1e-4)
         LightGlue.applyRotary(&q, e0)
         LightGlue.applyRotary(&k, e0)
-        #expect(relOrAbs(headMajor(q), try l0.floats("self_q0")) <= 1e-4)
-        #expect(relOrAbs(headMajor(k), try l0.floats("self_k0")) <= 1e-4)
-        #expect(relOrAbs(headMajor(v), try l0.floats("self_v0")) <= 1e-4)
+        try expectClose("headMajor(q)", relOrAbs(headMajor(q), try l0.floats("self_q0")), 1e-4)
+        try expectClose("headMajor(k)", relOrAbs(headMajor(k), try l0.floats("self_k0")), 1e-4)
+        try expectClose("headMajor(v)", relOrAbs(headMajor(v), try l0.floats("self_v0")), 1e-4)
         let context = try AttentionOperator.apply(queries: q, keys: k, values: v, heads: 4, graph: nil, backend: .dense).output
-        #expect(relOrAbs(Array(context.values[0..<(16 * 256)]), try l0.floats("self_context0")) <= 1e-4)
+        try expectClose("Array(context[0..<(16 * 256)])", relOrAbs(Array(context.values[0..<(16 * 256)]), try l0.floats("self_context0")), 1e-4)
 
         let s0 = try lg.selfBlock(0, x0, e0), s1 = try lg.selfBlock(0, x1, e1)
-        #expect(relOrAbs(s0.values, try l0.floats("self_desc0")) <= 1e-4)
-        #expect(relOrAbs(s1.values, try l0.floats("self_desc1")) <= 1e-4)
+        try expectClose("s0", relOrAbs(s0.values, try l0.floats("self_desc0")), 1e-4)
+        try expectClose("s1", relOrAbs(s1.values, try l0.floats("self_desc1")), 1e-4)
         let (c0, c1) = try lg.crossBlock(0, l0.matrix("self_desc0"), l0.matrix("self_desc1"))
-        #expect(relOrAbs(c0.values, try l0.floats("cross_desc0")) <= 1e-4)
-        #expect(relOrAbs(c1.values, try l0.floats("cross_desc1")) <= 1e-4)
+        try expectClose("c0", relOrAbs(c0.values, try l0.floats("cross_desc0")), 1e-4)
+        try expectClose("c1", relOrAbs(c1.values, try l0.floats("cross_desc1")), 1e-4)
         let out0 = try l0.matrix("cross_desc0"), out1 = try l0.matrix("cross_desc1")
-        #expect(relOrAbs(try lg.tokenConfidence(0, out0), try l0.floats("token_conf0")) <= 1e-4)
-        #expect(relOrAbs(try lg.tokenConfidence(0, out1), try l0.floats("token_conf1")) <= 1e-4)
-        #expect(relOrAbs(try lg.matchability(0, out0), try l0.floats("matchability0")) <= 1e-4)
-        #expect(relOrAbs(try lg.matchability(0, out1), try l0.floats("matchability1")) <= 1e-4)
+        try expectClose("lg.tokenConfidence(0", relOrAbs(try lg.tokenConfidence(0, out0), try l0.floats("token_conf0")), 1e-4)
+        try expectClose("lg.tokenConfidence(0", relOrAbs(try lg.tokenConfidence(0, out1), try l0.floats("token_conf1")), 1e-4)
+        try expectClose("lg.matchability(0", relOrAbs(try lg.matchability(0, out0), try l0.floats("matchability0")), 1e-4)
+        try expectClose("lg.matchability(0", relOrAbs(try lg.matchability(0, out1), try l0.floats("matchability1")), 1e-4)
     }
 
     @Test func layer8CrossBlockAndAssignment() throws {
         let lg = try model()
         let l8 = try lgFixture("trace_layer_8"), asg = try lgFixture("trace_assignment")
         let (c0, c1) = try lg.crossBlock(8, l8.matrix("self_desc0"), l8.matrix("self_desc1"))
-        #expect(relOrAbs(c0.values, try l8.floats("cross_desc0")) <= 1e-4)
-        #expect(relOrAbs(c1.values, try l8.floats("cross_desc1")) <= 1e-4)
+        try expectClose("c0", relOrAbs(c0.values, try l8.floats("cross_desc0")), 1e-4)
+        try expectClose("c1", relOrAbs(c1.values, try l8.floats("cross_desc1")), 1e-4)
 
         let (scores, sim, z0, z1) = try lg.assignment(8, l8.matrix("cross_desc0"), l8.matrix("cross_desc1"))
-        #expect(relOrAbs(sim.values, try asg.floats("sim")) <= 1e-4)
-        #expect(relOrAbs(z0, try asg.floats("z0")) <= 1e-4)
-        #expect(relOrAbs(z1, try asg.floats("z1")) <= 1e-4)
-        #expect(try scores.maxAbsoluteDifference(asg.matrix("scores")) <= 1e-3)
+        try expectClose("sim", relOrAbs(sim.values, try asg.floats("sim")), 1e-4)
+        try expectClose("z0", relOrAbs(z0, try asg.floats("z0")), 1e-4)
+        try expectClose("z1", relOrAbs(z1, try asg.floats("z1")), 1e-4)
+        try expectClose("assignment scores (block)", try scores.maxAbsoluteDifference(asg.matrix("scores")), 1e-4)
         let f = LightGlue.filterMatches(try asg.matrix("scores"), threshold: 0.1)
         #expect(f.matches0 == (try asg.ints("matches0")))
         #expect(f.matches1 == (try asg.ints("matches1")))
-        #expect(relOrAbs(f.scores0, try asg.floats("matching_scores0")) <= 1e-6)
+        try expectClose("f.scores0", relOrAbs(f.scores0, try asg.floats("matching_scores0")), 1e-6)
         let g = LightGlue.filterMatches(scores, threshold: 0.1)
         #expect(g.matches0 == (try asg.ints("matches0")))
         #expect(g.matches1 == (try asg.ints("matches1")))
+    }
+
+    /// Layers 1–8, each block fed the traced input of that layer (the previous layer's output):
+    /// self-block rows 0..31, the full cross-block output (its input: our self-block output, within
+    /// ~1e-6 of the traced one), token confidence and matchability on the traced layer output.
+    @Test(arguments: 1...8)
+    func laterLayersBlockByBlock(layer l: Int) throws {
+        let lg = try model()
+        let input = try lgFixture("trace_input"), compact = try lgFixture("trace_layers_1_7")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let e0 = try lg.rotaryTable(LightGlue.normalizeKeypoints(f0.keypoints, width: f0.imageWidth, height: f0.imageHeight))
+        let e1 = try lg.rotaryTable(LightGlue.normalizeKeypoints(f1.keypoints, width: f1.imageWidth, height: f1.imageHeight))
+        func traced(_ layer: Int, _ name: String) throws -> Matrix {
+            switch layer {
+            case 0: try lgFixture("trace_layer_0").matrix(name)
+            case 8: try lgFixture("trace_layer_8").matrix(name)
+            default: try compact.matrix("layer\(layer)_\(name)")
+            }
+        }
+        let x0 = try traced(l - 1, "cross_desc0"), x1 = try traced(l - 1, "cross_desc1")
+        let s0 = try lg.selfBlock(l, x0, e0), s1 = try lg.selfBlock(l, x1, e1)
+        let selfRows = Array(0..<32)
+        let ref0 = l == 8 ? try traced(8, "self_desc0").gatheringRows(selfRows) : try traced(l, "self_desc0_rows32")
+        let ref1 = l == 8 ? try traced(8, "self_desc1").gatheringRows(selfRows) : try traced(l, "self_desc1_rows32")
+        try expectClose("layer \(l) self_desc0", relOrAbs(s0.gatheringRows(selfRows).values, ref0.values), 1e-4)
+        try expectClose("layer \(l) self_desc1", relOrAbs(s1.gatheringRows(selfRows).values, ref1.values), 1e-4)
+        let (c0, c1) = try lg.crossBlock(l, s0, s1)
+        let out0 = try traced(l, "cross_desc0"), out1 = try traced(l, "cross_desc1")
+        try expectClose("layer \(l) cross_desc0", relOrAbs(c0.values, out0.values), 1e-4)
+        try expectClose("layer \(l) cross_desc1", relOrAbs(c1.values, out1.values), 1e-4)
+        guard l < 8 else { return }
+        try expectClose("layer \(l) token_conf0", relOrAbs(lg.tokenConfidence(l, out0), compact.floats("layer\(l)_token_conf0")), 1e-4)
+        try expectClose("layer \(l) token_conf1", relOrAbs(lg.tokenConfidence(l, out1), compact.floats("layer\(l)_token_conf1")), 1e-4)
+        try expectClose("layer \(l) matchability0", relOrAbs(lg.matchability(l, out0), compact.floats("layer\(l)_matchability0")), 1e-4)
+        try expectClose("layer \(l) matchability1", relOrAbs(lg.matchability(l, out1), compact.floats("layer\(l)_matchability1")), 1e-4)
     }
 
     // MARK: whole forward
@@ -192,8 +243,8 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         #expect(r.layersRun == 9)
         #expect(r.matches0 == (try asg.ints("matches0")))
         #expect(r.matches1 == (try asg.ints("matches1")))
-        #expect(try r.logAssignment!.maxAbsoluteDifference(asg.matrix("scores")) <= 2e-3)
-        #expect(relOrAbs(r.matchingScores0, try asg.floats("matching_scores0")) <= 1e-3)
+        try expectClose("log assignment (chained forward)", try r.logAssignment!.maxAbsoluteDifference(asg.matrix("scores")), 1e-3)
+        try expectClose("matching_scores0 (trace)", relOrAbs(r.matchingScores0, try asg.floats("matching_scores0")), 1e-4)
 
         let adaptive = try lg.with(configuration: LightGlueConfiguration(features: "disk"))
         let a = try adaptive.match(f0, f1)
@@ -202,33 +253,58 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         #expect(a.layersBeforePruning1 == (try asg.ints("prune1_adaptive")))
         #expect(a.matches0 == (try asg.ints("matches0_adaptive")))
         #expect(a.matches1 == (try asg.ints("matches1_adaptive")))
-        #expect(relOrAbs(a.matchingScores0, try asg.floats("matching_scores0_adaptive")) <= 1e-3)
+        try expectClose("matching_scores0 (trace, adaptive)", relOrAbs(a.matchingScores0, try asg.floats("matching_scores0_adaptive")), 1e-4)
     }
 
-    @Test func sacreCoeurH1024Keypoints() throws {
+    /// The three 1024-keypoint pairs (two real, one homography): inputs from samples/ (the
+    /// features files `sparseglue match` reads), references from Fixtures/lightglue/.
+    @Test(arguments: ["sacre_coeur", "dsc_0410_0411", "sacre_coeur_H"])
+    func realPairs1024Keypoints(pair: String) throws {
         let lg = try model()
-        let input = try lgFixture("sacre_coeur_H_inputs"), ref = try lgFixture("sacre_coeur_H_reference")
-        let f0 = try features(input, 0), f1 = try features(input, 1)
+        let ref = try lgFixture("\(pair)_reference")
+        let f0 = try LightGlueFeatures(contentsOf: sampleURL("\(pair)/image0.safetensors"))
+        let f1 = try LightGlueFeatures(contentsOf: sampleURL("\(pair)/image1.safetensors"))
+        #expect(f0.count == 1024 && f1.count == 1024)
         let r = try lg.match(f0, f1, returnLogAssignment: true)
         #expect(r.layersRun == 9)
+        // Adaptivity off: the same set of matches (no borderline flips occur on these pairs).
         #expect(r.matches0 == (try ref.ints("matches0")))
         #expect(r.matches1 == (try ref.ints("matches1")))
-        #expect(relOrAbs(r.matchingScores0, try ref.floats("matching_scores0")) <= 1e-3)
+        try expectClose("\(pair) matching_scores0", relOrAbs(r.matchingScores0, try ref.floats("matching_scores0")), 1e-4)
+        // Log assignment summaries (the fixtures keep row/column maxima and dustbins, not the
+        // 1025² matrix). Row/column maxima get 2e-3: after nine chained float32 layers at 1024
+        // points the reference itself is 1.1e-3–3.6e-3 from float64 (fixtures README), so two
+        // correct float32 implementations differ by about that; measured here up to 1.8e-3.
         let s = try #require(r.logAssignment)
-        let dust0 = (0..<1024).map { s[$0, 1024] }, dust1 = (0..<1024).map { s[1024, $0] }
-        #expect(relOrAbs(dust0, try ref.floats("scores_dustbin0")) <= 1e-3)
-        #expect(relOrAbs(dust1, try ref.floats("scores_dustbin1")) <= 1e-3)
-        let rowMax = (0..<1024).map { i in (0..<1024).map { s[i, $0] }.max()! }
-        #expect(relOrAbs(rowMax, try ref.floats("scores_row_max")) <= 1e-3)
+        let n0 = f0.count, n1 = f1.count
+        let dust0 = (0..<n0).map { s[$0, n1] }, dust1 = (0..<n1).map { s[n0, $0] }
+        try expectClose("\(pair) dust0", s.maxAbsoluteDifference(dust0, try ref.floats("scores_dustbin0")), 1e-3)
+        try expectClose("\(pair) dust1", s.maxAbsoluteDifference(dust1, try ref.floats("scores_dustbin1")), 1e-3)
+        let rowMax = (0..<n0).map { i in (0..<n1).map { s[i, $0] }.max()! }
+        let colMax = (0..<n1).map { j in (0..<n0).map { s[$0, j] }.max()! }
+        try expectClose("\(pair) rowMax", s.maxAbsoluteDifference(rowMax, try ref.floats("scores_row_max")), 2e-3)
+        try expectClose("\(pair) colMax", s.maxAbsoluteDifference(colMax, try ref.floats("scores_col_max")), 2e-3)
 
         let adaptive = try lg.with(configuration: LightGlueConfiguration(features: "disk"))
         let a = try adaptive.match(f0, f1)
-        let expected = try ref.ints("matches0_adaptive")
         #expect(a.layersRun == (try ref.ints("stop_adaptive"))[0])
-        let agree = zip(a.matches0, expected).filter { $0 == $1 }.count
-        #expect(Double(agree) / Double(expected.count) >= 0.99, "adaptive matches0 agree on \(agree)/\(expected.count)")
-        let prune0 = try ref.ints("prune0_adaptive")
-        let pruneAgree = zip(a.layersBeforePruning0, prune0).filter { $0 == $1 }.count
-        #expect(Double(pruneAgree) / Double(prune0.count) >= 0.99)
+        for (mine, name) in [(a.matches0, "matches0_adaptive"), (a.matches1, "matches1_adaptive"),
+                             (a.layersBeforePruning0, "prune0_adaptive"), (a.layersBeforePruning1, "prune1_adaptive")] {
+            let expected = try ref.ints(name)
+            let agree = zip(mine, expected).filter { $0 == $1 }.count
+            #expect(Double(agree) >= 0.99 * Double(expected.count), "\(name) agree on \(agree)/\(expected.count)")
+        }
+    }
+}
+
+private func sampleURL(_ path: String) -> URL {
+    // Tests/SparseGlueTests/LightGlueTests.swift → repository root → samples/.
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples/\(path)")
+}
+
+private extension Matrix {
+    func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }
 }

@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Regenerates samples/ from the PyTorch LightGlue fixtures (shared/fixtures/lightglue_disk).
+"""Regenerates samples/ and the compact layer trace from the PyTorch LightGlue fixtures
+(shared/fixtures/lightglue_disk, produced by the reference implementation).
 
-Each pair becomes two `sparseglue match` feature files (keypoints [N,2], descriptors [N,128],
-image_size [2] = (width, height), scores [N]; float32), plus gt.safetensors for the homography
-pair. Needs only the Python standard library and numpy.
+* samples/<pair>/image{0,1}.safetensors: `sparseglue match` feature files (keypoints [N,2],
+  descriptors [N,128], image_size [2] = (width, height), scores [N]; float32), plus gt.safetensors
+  for the homography pair.
+* Tests/SparseGlueTests/Fixtures/lightglue/trace_layers_1_7.safetensors: for layers 1..7 of the
+  256-keypoint trace, the full layer outputs (`layer{l}_cross_desc{0,1}`, the next layer's input),
+  the first 32 rows of the self-block outputs, token confidences and matchabilities (4 MB instead
+  of the 7.4 MB of the seven per-layer files).
 
-    python3 scripts/make-samples.py ../shared/fixtures/lightglue_disk samples
+Needs only the Python standard library and numpy:
+
+    python3 scripts/make-fixtures.py ../shared/fixtures/lightglue_disk .
 """
 import json
 import struct
@@ -45,7 +52,8 @@ def write(path, tensors, metadata):
     Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def main(fixtures, out):
+def main(fixtures, root):
+    out = Path(root) / "samples"
     for pair in ["sacre_coeur", "dsc_0410_0411", "sacre_coeur_H"]:
         x = read(Path(fixtures) / pair / "inputs.safetensors")
         (Path(out) / pair).mkdir(parents=True, exist_ok=True)
@@ -63,6 +71,18 @@ def main(fixtures, out):
                   {k: gt[k] for k in ["H_0to1", "gt_matches0", "gt_matches1"]},
                   {"source": "shared/fixtures/lightglue_disk/sacre_coeur_H/gt.safetensors",
                    "gt_matches": "j if H(kpts0[i]) and kpts1[j] are mutual nearest within 3 px, -1 none, -2 outside"})
+
+
+    trace, layers = Path(fixtures) / "trace_sacre_coeur_256", {}
+    for l in range(1, 8):
+        t = read(trace / f"layer_{l}.safetensors")
+        for side in (0, 1):
+            layers[f"layer{l}_cross_desc{side}"] = t[f"cross_desc{side}"]
+            layers[f"layer{l}_self_desc{side}_rows32"] = t[f"self_desc{side}"][:32]
+            layers[f"layer{l}_token_conf{side}"] = t[f"token_conf{side}"]
+            layers[f"layer{l}_matchability{side}"] = t[f"matchability{side}"]
+    write(Path(root) / "Tests/SparseGlueTests/Fixtures/lightglue/trace_layers_1_7.safetensors", layers,
+          {"source": "shared/fixtures/lightglue_disk/trace_sacre_coeur_256/layer_{1..7}.safetensors"})
 
 
 if __name__ == "__main__":
