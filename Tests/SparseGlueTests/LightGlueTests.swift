@@ -10,18 +10,19 @@ private func lgFixture(_ name: String) throws -> SafeTensorsFile {
     return try SafeTensorsFile(contentsOf: root.appendingPathComponent("lightglue/\(name).safetensors"))
 }
 
-private func weightsURL() -> URL {
-    if let env = ProcessInfo.processInfo.environment["SPARSEGLUE_WEIGHTS"], !env.isEmpty {
+/// $SPARSEGLUE_WEIGHTS (DISK only) or the cache scripts/fetch-weights fills.
+private func weightsURL(features: String = "disk") -> URL {
+    if features == "disk", let env = ProcessInfo.processInfo.environment["SPARSEGLUE_WEIGHTS"], !env.isEmpty {
         return URL(fileURLWithPath: env)
     }
     return FileManager.default.homeDirectoryForCurrentUser
-        .appendingPathComponent(".cache/sparseglue/disk_lightglue.safetensors")
+        .appendingPathComponent(".cache/sparseglue/\(features)_lightglue.safetensors")
 }
 
 private struct MissingWeights: Error, CustomStringConvertible {
     let path: String
     var description: String {
-        "LightGlue DISK weights not found at \(path): run scripts/fetch-weights --features disk (or set SPARSEGLUE_WEIGHTS)"
+        "LightGlue weights not found at \(path): run scripts/fetch-weights --features disk|aliked (or set SPARSEGLUE_WEIGHTS for DISK)"
     }
 }
 
@@ -111,6 +112,19 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         #expect(message(try rewritten(drop: "cross_attn.3.to_v.bias"))?.contains("transformers.3.cross_attn.to_v.bias") == true)
         #expect(message(try rewritten(add: "extra.thing"))?.contains("extra.thing") == true)
         #expect(message(try rewritten(reshape: "self_attn.2.Wqkv.weight"))?.contains("self_attn.2.Wqkv.weight") == true)
+    }
+
+    /// ALIKED has no reference outputs in the fixtures: its weights must load strictly, and an
+    /// image matched against itself must come back as the identity.
+    @Test func alikedWeightsLoadAndMatchAnImageToItself() throws {
+        let url = weightsURL(features: "aliked")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw MissingWeights(path: url.path) }
+        let lg = try LightGlue(weights: url, config: LightGlueConfiguration(features: "aliked"))
+        let f = try LightGlueFeatures(contentsOf: sampleURL("sacre_coeur/image0.safetensors"))
+        let r = try lg.match(f, f)
+        let identity = r.matches0.enumerated().filter { $0.offset == $0.element }.count
+        #expect(identity >= 1000, "\(identity) of \(f.count) keypoints matched to themselves")
+        #expect(r.matchCount == identity)
     }
 
     // MARK: block by block against the 256-keypoint trace
