@@ -9,8 +9,8 @@ extension LightGlueFeatures {
         let file: SafeTensorsFile
         do {
             file = try SafeTensorsFile(contentsOf: url)
-        } catch let error as SparseGlueError {
-            throw SparseGlueError.corruptFile("\(url.path): \(error)")
+        } catch SparseGlueError.corruptFile(let message) {
+            throw SparseGlueError.corruptFile("features file \(url.path): \(message)")
         }
         func context<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch let error as SparseGlueError {
