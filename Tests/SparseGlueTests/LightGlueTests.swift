@@ -127,6 +127,46 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         #expect(r.matchCount == identity)
     }
 
+    /// Degenerate but valid inputs give empty or trivial results, never a crash or NaN; wrong
+    /// descriptor widths throw.
+    @Test func edgeCasesAndBadInputs() throws {
+        let lg = try model()
+        let sample = try LightGlueFeatures(contentsOf: sampleURL("sacre_coeur/image0.safetensors"))
+        func first(_ n: Int) throws -> LightGlueFeatures {
+            try LightGlueFeatures(keypoints: sample.keypoints.gatheringRows(Array(0..<n)),
+                                  descriptors: sample.descriptors.gatheringRows(Array(0..<n)),
+                                  imageWidth: sample.imageWidth, imageHeight: sample.imageHeight)
+        }
+        for config in [try LightGlueConfiguration(features: "disk"), try LightGlueConfiguration(features: "disk").nonAdaptive] {
+            let m = try lg.with(configuration: config)
+            let empty = try m.match(first(0), first(5))
+            #expect(empty.matches0.isEmpty && empty.matches1 == [Int](repeating: -1, count: 5))
+            let one = try m.match(first(1), first(1))
+            #expect(one.matches0 == [0] && one.matchingScores0.allSatisfy { $0.isFinite })
+            // Identical keypoints and descriptors everywhere: ties, no NaN.
+            let same = try LightGlueFeatures(
+                keypoints: Matrix(rows: 8, columns: 2, repeating: 3), descriptors: Matrix(rows: 8, columns: 128, repeating: 0.1),
+                imageWidth: 10, imageHeight: 10)
+            let tied = try m.match(same, same)
+            #expect(tied.matchingScores0.allSatisfy { $0.isFinite } && tied.matchCount <= 8)
+        }
+        let wrong = try LightGlueFeatures(keypoints: sample.keypoints.gatheringRows([0, 1]),
+                                          descriptors: Matrix(rows: 2, columns: 64), imageWidth: 10, imageHeight: 10)
+        guard case .shapeMismatch(let message)? = thrownError({ _ = try lg.match(wrong, wrong) }) else {
+            Issue.record("64-d descriptors must be refused"); return
+        }
+        #expect(message.contains("128"))
+        #expect(thrownError({ _ = try LightGlueFeatures(keypoints: Matrix(rows: 2, columns: 3),
+                                                       descriptors: Matrix(rows: 2, columns: 128),
+                                                       imageWidth: 10, imageHeight: 10) }) != nil)
+        #expect(thrownError({ _ = try LightGlueFeatures(keypoints: Matrix(rows: 2, columns: 2),
+                                                       descriptors: Matrix(rows: 2, columns: 128),
+                                                       imageWidth: -1, imageHeight: 10) }) != nil)
+        var badConfig = try LightGlueConfiguration(features: "disk")
+        badConfig.depthConfidence = 1.5
+        #expect(thrownError({ _ = try lg.with(configuration: badConfig) }) != nil)
+    }
+
     // MARK: block by block against the 256-keypoint trace
 
     @Test func inputStage() throws {
