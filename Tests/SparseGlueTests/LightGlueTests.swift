@@ -218,6 +218,32 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         let context = try AttentionOperator.apply(queries: q, keys: k, values: v, heads: 4, graph: nil, backend: .dense).output
         try expectClose("Array(context[0..<(16 * 256)])", relOrAbs(Array(context.values[0..<(16 * 256)]), try l0.floats("self_context0")), 1e-4)
 
+        let message = try w.outProj(context)
+        try expectClose("self_message0", relOrAbs(Array(message.values[0..<(16 * 256)]), l0.floats("self_message0")), 1e-4)
+
+        // Cross-block internals on the traced self-block outputs: projections, the one similarity
+        // matrix, and both messages (softmax over each axis of it).
+        let cw = lg.weights.crossBlocks[0]
+        let sd0 = try l0.matrix("self_desc0"), sd1 = try l0.matrix("self_desc1")
+        let qk0 = try cw.toQK(sd0), qk1 = try cw.toQK(sd1), v0 = try cw.toV(sd0), v1 = try cw.toV(sd1)
+        try expectClose("cross_qk0", relOrAbs(headMajor(qk0), l0.floats("cross_qk0")), 1e-4)
+        try expectClose("cross_v0", relOrAbs(headMajor(v0), l0.floats("cross_v0")), 1e-4)
+        var sim = [Float](repeating: 0, count: 4 * 16 * 256)
+        for h in 0..<4 {
+            for i in 0..<16 {
+                for j in 0..<256 {
+                    var dot: Float = 0
+                    for d in 0..<64 { dot += qk0[i, h * 64 + d] * qk1[j, h * 64 + d] }
+                    sim[(h * 16 + i) * 256 + j] = dot / 8
+                }
+            }
+        }
+        try expectClose("cross_sim", relOrAbs(sim, l0.floats("cross_sim")), 1e-4)
+        let a01 = try AttentionOperator.apply(queries: qk0, keys: qk1, values: v1, heads: 4, graph: nil, backend: .dense).output
+        let a10 = try AttentionOperator.apply(queries: qk1, keys: qk0, values: v0, heads: 4, graph: nil, backend: .dense).output
+        try expectClose("cross_message0", relOrAbs(Array(cw.toOut(a01).values[0..<(16 * 256)]), l0.floats("cross_message0")), 1e-4)
+        try expectClose("cross_message1", relOrAbs(Array(cw.toOut(a10).values[0..<(16 * 256)]), l0.floats("cross_message1")), 1e-4)
+
         let s0 = try lg.selfBlock(0, x0, e0), s1 = try lg.selfBlock(0, x1, e1)
         try expectClose("s0", relOrAbs(s0.values, try l0.floats("self_desc0")), 1e-4)
         try expectClose("s1", relOrAbs(s1.values, try l0.floats("self_desc1")), 1e-4)
