@@ -6,7 +6,7 @@ struct SparseGlueCLI: ParsableCommand {
         commandName: "sparseglue",
         abstract: "Attentional GNNs on sparse graphs for keypoint matching.",
         version: Runtime.version,
-        subcommands: [Match.self, Demo.self, Bench.self]
+        subcommands: [Match.self, Demo.self, Bench.self, Variants.self]
     )
 }
 

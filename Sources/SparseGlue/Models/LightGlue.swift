@@ -205,7 +205,7 @@ public struct LightGlue: Sendable {
         for i in 0..<c.layers {
             if d0.rows == 0 || d1.rows == 0 { last = i; empty = true; break }
             let graphs = try c.sparsity?.graphs(layer: i, positions0: p0, positions1: p1, descriptors0: d0,
-                                                descriptors1: d1, threads: threads)
+                                                descriptors1: d1, threads: threads, heads: c.heads)
             timing.graphs += lap()
             (d0, d1) = try layer(i, d0, d1, e0, e1, graphs: graphs)
             defer { timing.layers.append(lap()) }
