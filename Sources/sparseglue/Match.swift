@@ -18,6 +18,8 @@ struct Match: ParsableCommand {
     var weights = "disk"
     @Option(help: "Feature preset when --weights is a path (disk, aliked).") var features = "disk"
     @Option(help: "Attention: dense (the published model), sparse, or both (compare).") var attention = "dense"
+    @Option(help: "Sparse variant by name (see docs/sparse-lightglue.md), e.g. L3-c32ot-x32 (the default) or L2-s64-c64.")
+    var sparsity: String?
     @Option(help: "Sparse: self-attention on each keypoint's k nearest keypoints.") var k: Int?
     @Option(help: "Sparse: cross-attention on each point's k most similar points of the other image.")
     var crossK: Int?
@@ -44,7 +46,7 @@ struct Match: ParsableCommand {
         let dense = try LightGlue(weights: url, config: config)
         let loadMs = Date().timeIntervalSince(loadStart) * 1000
 
-        var sparsity = LightGlueSparsity.recommended
+        var sparsity = try self.sparsity.map { try LightGlueSparsity(name: $0) } ?? .recommended
         if let k { sparsity.selfK = k }
         if let crossK { sparsity.crossK = crossK }
         if let denseLayers { sparsity.denseLayers = denseLayers }
@@ -62,7 +64,7 @@ struct Match: ParsableCommand {
         if attention != "sparse" { results.append(("dense", try timed(dense))) }
         if attention != "dense" { results.append(("sparse", try timed(sparse))) }
         for (name, r) in results {
-            let detail = name == "sparse" ? " [\(sparsity.summary)]" : ""
+            let detail = name == "sparse" ? " [\(sparsity.name): \(sparsity.summary)]" : ""
             print("\(name)\(detail): \(r.matchCount) matches, \(r.layersRun) layers, \(fmt(r.seconds * 1000)) ms")
         }
         if results.count == 2 {
