@@ -313,6 +313,47 @@ sg_status sg_csr_to_mask(int64_t n_rows, int64_t n_cols, const int64_t *row_ptr,
  * SG_ERR_NULL, SG_ERR_SIZE (n < 1 or n > INT32_MAX), SG_ERR_SHAPE (ld < 2), SG_ERR_NONFINITE. */
 sg_status sg_space_filling_order(const float *points, int64_t n, int64_t ld, int32_t *out_perm);
 
+/* ---------------------------------------------------------------------------------------------
+ * LightGlue-specific kernels (CKernels/src/lightglue.c): fused pieces of LightGlue's dense layer.
+ * ------------------------------------------------------------------------------------------- */
+
+/* In place interleaved rotary encoding of the first `width` columns of x (n rows, stride ldx),
+ * in chunks of dh columns (one head each; width a multiple of dh, dh even). Row i uses
+ * cos_table / sin_table row i (dh / 2 values, stride ldr) on every chunk: for each pair
+ * (2k, 2k + 1) of a chunk, (a, b) -> (a cos_k - b sin_k, b cos_k + a sin_k). */
+sg_status sg_lightglue_rotary(float *x, int64_t n, int64_t width, int64_t ldx, int64_t dh,
+                              const float *cos_table, const float *sin_table, int64_t ldr,
+                              int32_t n_threads);
+
+/* LightGlue's message update out = x + FFN([x | msg]) with
+ *   FFN(z) = GELU(LayerNorm(z W1^T + b1)) W2^T + b2,  exact-erf GELU, LayerNorm(gamma, beta, eps),
+ * x and msg n x d, W1 hidden x 2d, W2 d x hidden (PyTorch layouts), all biases / gamma / beta
+ * required. Fused per block of 128 rows (no n x 2d concat, one pass for bias + LayerNorm + GELU;
+ * LayerNorm statistics in double, erf a float approximation within about 1 ulp). out may alias x
+ * (same stride), not msg. */
+sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_t ldm, int64_t n,
+                           int64_t d, const float *w1, const float *b1, int64_t hidden,
+                           const float *gamma, const float *beta, float eps, const float *w2,
+                           const float *b2, float *out, int64_t ldo, int32_t n_threads);
+
+/* LightGlue's match assignment (sigmoid log double softmax with dustbins). sim is n x m (stride
+ * lds), z0 (n) and z1 (m) the matchability logits; out is (n + 1) x (m + 1) (stride ldo >= m + 1):
+ *   out[i, j] = ((sim_ij - LSE_j' sim_ij') + (sim_ij - LSE_i' sim_i'j)) + (logσ(z0_i) + logσ(z1_j)),
+ *   out[i, m] = logσ(-z0_i), out[n, j] = logσ(-z1_j), out[n, m] = 0.
+ * Row and column log-sum-exps in float with a vectorised exp; columns in fixed blocks of 64. */
+sg_status sg_lightglue_log_double_softmax(const float *sim, int64_t n, int64_t m, int64_t lds,
+                                          const float *z0, const float *z1, float *out,
+                                          int64_t ldo, int32_t n_threads);
+
+/* y = x W^T + bias as sg_linear (the same fixed 128-row sgemm blocks, so the same results bit for
+ * bit) with the bias added inside each block's task and one vectorised finiteness check: one
+ * parallel region per call instead of four. bias is required. */
+sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
+                              const float *weight, const float *bias, int64_t out_dim,
+                              float *y, int64_t ldy, int32_t n_threads);
+
+/* ----------------------------- end of LightGlue-specific kernels ----------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Largest n×n mask masked-dense may allocate, in MiB.") var maskBudgetMib = 1024
     @Option(help: "Write one CSV row per measurement to this file.") var csv: String?
     @Option(help: "Write a log-log plot of time vs n to this SVG file.") var svg: String?
+    // --matcher: the full LightGlue forward instead (MatcherBench.swift).
+    @Flag(help: "Benchmark the full LightGlue matcher on the sample features instead (see --sizes).") var matcher = false
+    @Option(help: "--matcher: keypoint counts, comma-separated (default 512,1024,2048).", transform: parseList) var sizes: [Int]?
+    @Option(help: "--matcher: the samples folder (default ./samples).") var samples = "samples"
+    @Flag(help: "--matcher: dense attention only (skip sparse).") var denseOnly = false
+    @Option(help: "--matcher: PyTorch timings JSON to compare with.") var pytorchJson: String?
 
     func validate() throws {
         for v in (n ?? []) where v < 2 { throw ValidationError("--n values must be ≥ 2") }
@@ -29,6 +35,10 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if threads > 0 { try Runtime.setThreads(threads) }
+        if matcher {
+            return try MatcherBench(sizes: sizes ?? [512, 1024, 2048], repeats: repeats ?? 3, threads: threads,
+                                    samples: samples, denseOnly: denseOnly, csv: csv, pytorchJSON: pytorchJson).run()
+        }
         let ns = n ?? (quick ? [512, 2048] : [256, 512, 1024, 2048, 4096, 8192])
         let ks = k ?? (quick ? [16, 32] : [8, 16, 32, 64])
         let reps = repeats ?? (quick ? 3 : 5)

@@ -3,7 +3,9 @@
 import Foundation
 
 extension LightGlue {
-    /// log_assignment[i]: returns (scores (n0+1)×(n1+1), sim, z0, z1).
+    /// log_assignment[i]: returns (scores (n0+1)×(n1+1), sim, z0, z1). scores[:n, :m] =
+    /// log_softmax_j(sim) + log_softmax_i(sim) + logσ(z0) + logσ(z1)ᵀ, dustbin column logσ(−z0),
+    /// dustbin row logσ(−z1), corner 0 (sg_lightglue_log_double_softmax).
     func assignment(_ i: Int, _ x0: Matrix, _ x1: Matrix) throws -> (Matrix, Matrix, [Float], [Float]) {
         let head = weights.assignment[i]
         let scale = 1 / Float(configuration.descriptorDimension).squareRoot().squareRoot()
@@ -13,47 +15,7 @@ extension LightGlue {
         let sim = try md0.matmul(md1, transposingOther: true, threads: threads)
         let z0 = try head.matchability(x0, threads: threads).values
         let z1 = try head.matchability(x1, threads: threads).values
-        return (Self.logDoubleSoftmax(sim, z0, z1), sim, z0, z1)
-    }
-
-    static func logSigmoid(_ x: Float) -> Float { Swift.min(x, 0) - log1p(exp(-abs(x))) }
-
-    /// scores[:n, :m] = log_softmax_j(sim) + log_softmax_i(sim) + logσ(z0) + logσ(z1)ᵀ; dustbin
-    /// column logσ(−z0), dustbin row logσ(−z1), corner 0.
-    static func logDoubleSoftmax(_ sim: Matrix, _ z0: [Float], _ z1: [Float]) -> Matrix {
-        let n = sim.rows, m = sim.columns
-        var out = Matrix.zeros(n + 1, m + 1)
-        var colMax = [Float](repeating: -.infinity, count: m)
-        var colSum = [Float](repeating: 0, count: m)
-        var rowLSE = [Float](repeating: 0, count: n)
-        sim.values.withUnsafeBufferPointer { s in
-            for i in 0..<n {
-                var mx = -Float.infinity
-                for j in 0..<m {
-                    let v = s[i * m + j]
-                    mx = Swift.max(mx, v)
-                    colMax[j] = Swift.max(colMax[j], v)
-                }
-                var sum: Float = 0
-                for j in 0..<m { sum += exp(s[i * m + j] - mx) }
-                rowLSE[i] = mx + log(sum)
-            }
-            for i in 0..<n { for j in 0..<m { colSum[j] += exp(s[i * m + j] - colMax[j]) } }
-            let colLSE = (0..<m).map { colMax[$0] + log(colSum[$0]) }
-            let ls1 = z1.map(logSigmoid)
-            out.values.withUnsafeMutableBufferPointer { o in
-                for i in 0..<n {
-                    let ls0 = logSigmoid(z0[i])
-                    for j in 0..<m {
-                        let v = s[i * m + j]
-                        o[i * (m + 1) + j] = ((v - rowLSE[i]) + (v - colLSE[j])) + (ls0 + ls1[j])
-                    }
-                    o[i * (m + 1) + m] = logSigmoid(-z0[i])
-                }
-                for j in 0..<m { o[n * (m + 1) + j] = logSigmoid(-z1[j]) }
-            }
-        }
-        return out
+        return (try Kernels.lightGlueLogDoubleSoftmax(sim, z0, z1, threads: threads), sim, z0, z1)
     }
 
     struct Filtered { var matches0: [Int]; var matches1: [Int]; var scores0: [Float]; var scores1: [Float] }

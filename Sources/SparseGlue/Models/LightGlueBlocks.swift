@@ -55,18 +55,24 @@ extension LightGlue {
     /// `graph` nil = complete graph (the published model), else sparse attention on its edges.
     func selfBlock(_ i: Int, _ x: Matrix, _ enc: RotaryTable, graph: CSRGraph? = nil) throws -> Matrix {
         let w = weights.selfBlocks[i]
-        var q = try w.q(x, threads: threads), k = try w.k(x, threads: threads)
-        let v = try w.v(x, threads: threads)
-        Self.applyRotary(&q, enc)
-        Self.applyRotary(&k, enc)
-        let context = if let graph {
-            try sparseSelfAttention(q, k, v, graph: graph)
+        let context: Matrix
+        if let graph {
+            var q = try w.q(x, threads: threads), k = try w.k(x, threads: threads)
+            let v = try w.v(x, threads: threads)
+            Self.applyRotary(&q, enc)
+            Self.applyRotary(&k, enc)
+            context = try sparseSelfAttention(q, k, v, graph: graph)
         } else {
-            try AttentionOperator.apply(queries: q, keys: k, values: v, heads: configuration.heads,
-                                        graph: nil, backend: .dense, threads: threads).output
+            // Dense: one n × 3d projection [q | k | v], rotary on q and k in place, attention on
+            // the packed matrix (strided, no copies).
+            var qkv = try Kernels.lightGlueLinear(x, w.qkv, threads: threads)
+            let d = x.columns
+            try Kernels.lightGlueRotary(&qkv, width: 2 * d, headDimension: d / configuration.heads,
+                                        cos: enc.cos, sin: enc.sin, threads: threads)
+            context = try Kernels.attentionDensePacked(qkv, heads: configuration.heads, threads: threads)
         }
-        let message = try w.outProj(context, threads: threads)
-        return try x + w.ffn(x.concatenatingColumns(message), threads: threads)
+        let message = try Kernels.lightGlueLinear(context, w.outProj, threads: threads)
+        return try Kernels.lightGlueFFN(x, message, w.ffn, threads: threads)
     }
 
     /// One similarity matrix per head: m0 = softmax_j(sim)·v1, m1 = softmax_i(sim)ᵀ·v0 (computed as
@@ -74,21 +80,25 @@ extension LightGlue {
     /// `graphs` with a cross recipe: sparse cross-attention (SparseLightGlue), else the published one.
     func crossBlock(_ i: Int, _ x0: Matrix, _ x1: Matrix, graphs: LightGlueLayerGraphs? = nil) throws -> (Matrix, Matrix) {
         let w = weights.crossBlocks[i]
-        let qk0 = try w.toQK(x0, threads: threads), qk1 = try w.toQK(x1, threads: threads)
-        let v0 = try w.toV(x0, threads: threads), v1 = try w.toV(x1, threads: threads)
-        let h = configuration.heads
         let m0: Matrix, m1: Matrix
         if let graphs, graphs.hasCross {
+            let qk0 = try w.toQK(x0, threads: threads), qk1 = try w.toQK(x1, threads: threads)
+            let v0 = try w.toV(x0, threads: threads), v1 = try w.toV(x1, threads: threads)
             (m0, m1) = try sparseCrossAttention(qk0, qk1, v0, v1, graphs: graphs)
         } else {
-            m0 = try AttentionOperator.apply(queries: qk0, keys: qk1, values: v1, heads: h, graph: nil,
-                                             backend: .dense, threads: threads).output
-            m1 = try AttentionOperator.apply(queries: qk1, keys: qk0, values: v0, heads: h, graph: nil,
-                                             backend: .dense, threads: threads).output
+            // Dense: one n × 2d projection [qk | v] per image, then each direction as dense
+            // attention on the packed matrices (strided, no copies). Sharing one similarity matrix
+            // per head between the directions measured slower on CPU (docs/performance.md).
+            let p0 = try Kernels.lightGlueLinear(x0, w.qkv, threads: threads)
+            let p1 = try Kernels.lightGlueLinear(x1, w.qkv, threads: threads)
+            let h = configuration.heads
+            m0 = try Kernels.lightGlueCrossAttention(queries: p0, keys: p1, heads: h, threads: threads)
+            m1 = try Kernels.lightGlueCrossAttention(queries: p1, keys: p0, heads: h, threads: threads)
         }
-        let o0 = try w.toOut(m0, threads: threads), o1 = try w.toOut(m1, threads: threads)
-        return (try x0 + w.ffn(x0.concatenatingColumns(o0), threads: threads),
-                try x1 + w.ffn(x1.concatenatingColumns(o1), threads: threads))
+        let o0 = try Kernels.lightGlueLinear(m0, w.toOut, threads: threads)
+        let o1 = try Kernels.lightGlueLinear(m1, w.toOut, threads: threads)
+        return (try Kernels.lightGlueFFN(x0, o0, w.ffn, threads: threads),
+                try Kernels.lightGlueFFN(x1, o1, w.ffn, threads: threads))
     }
 
     func layer(_ i: Int, _ x0: Matrix, _ x1: Matrix, _ e0: RotaryTable, _ e1: RotaryTable,

@@ -113,6 +113,8 @@ struct LightGlueTensorSource {
 /// here into three projections with heads packed along the features; out_proj; ffn.
 struct LightGlueSelfBlock: Sendable {
     let q: Linear, k: Linear, v: Linear
+    /// q, k and v stacked (3d × d, outputs [q | k | v]): the dense path's one projection GEMM.
+    let qkv: Linear
     let outProj: Linear
     let ffn: MLP
 
@@ -134,6 +136,8 @@ struct LightGlueSelfBlock: Sendable {
             parts.append(try Linear(weight: Matrix(rows: d, columns: d, values: wv), bias: bv))
         }
         (q, k, v) = (parts[0], parts[1], parts[2])
+        qkv = try Linear(weight: Matrix(rows: 3 * d, columns: d, values: parts.flatMap(\.weight.values)),
+                         bias: parts.flatMap { $0.bias! })
         outProj = try src.linear(p + ".out_proj", inputs: d, outputs: d)
         ffn = try src.ffn(p + ".ffn", dimension: d)
     }
@@ -142,11 +146,15 @@ struct LightGlueSelfBlock: Sendable {
 /// Cross block (`transformers.{i}.cross_attn`): shared to_qk, to_v, to_out, ffn.
 struct LightGlueCrossBlock: Sendable {
     let toQK: Linear, toV: Linear, toOut: Linear
+    /// to_qk and to_v stacked (2d × d, outputs [qk | v]): the dense path's one projection GEMM.
+    let qkv: Linear
     let ffn: MLP
 
     init(_ src: inout LightGlueTensorSource, prefix p: String, dimension d: Int) throws {
         toQK = try src.linear(p + ".to_qk", inputs: d, outputs: d)
         toV = try src.linear(p + ".to_v", inputs: d, outputs: d)
+        qkv = try Linear(weight: Matrix(rows: 2 * d, columns: d, values: toQK.weight.values + toV.weight.values),
+                         bias: toQK.bias! + toV.bias!)
         toOut = try src.linear(p + ".to_out", inputs: d, outputs: d)
         ffn = try src.ffn(p + ".ffn", dimension: d)
     }
