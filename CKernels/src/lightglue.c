@@ -11,10 +11,7 @@
 #include <float.h>
 
 #include "internal.h"
-
-typedef float lg_v16 __attribute__((vector_size(64)));
-typedef float lg_v8 __attribute__((vector_size(32)));
-typedef int32_t lg_i16 __attribute__((vector_size(64)));
+#include "vector_math.h"
 
 /* Rows per FFN task (the same fixed row block as every GEMM, see gemm.c). */
 #define LG_FFN_ROWS SG_GEMM_ROW_BLOCK
@@ -37,29 +34,6 @@ static int lg_all_finite(const float *x, int64_t rows, int64_t cols, int64_t ld)
 
 static int lg_blas_ok(int64_t v) { return v >= 1 && v <= SG_BLAS_INT_MAX; }
 
-/* e^x on 16 floats in place (the formula of attention.c's sg__exp16): x < -87 (and -inf) gives 0.
- * Degree-7 polynomial after an exact ln2 range reduction: error below float rounding. */
-static inline void lg_exp16(float *restrict p) {
-    lg_v16 x;
-    memcpy(&x, p, sizeof x);
-    const lg_v16 lo = (lg_v16){0} - 87.0f, hi = (lg_v16){0} + 88.0f;
-    const lg_v16 xc = __builtin_elementwise_min(__builtin_elementwise_max(x, lo), hi);
-    const lg_v16 kf = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    lg_v16 r = xc - kf * 0.693145751953125f;
-    r = r - kf * 1.42860682030941723e-6f;
-    lg_v16 q = (lg_v16){0} + 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
-    q = q * r + 1.0f;
-    q = q * r + 1.0f;
-    const lg_i16 bits = (__builtin_convertvector(kf, lg_i16) + 127) << 23;
-    const lg_i16 under = x < lo;
-    const lg_i16 res = (lg_i16)(q * (lg_v16)bits) & ~under;
-    memcpy(p, &res, sizeof res);
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Rotary encoding
@@ -107,22 +81,22 @@ sg_status sg_lightglue_rotary(float *x, int64_t n, int64_t width, int64_t ldx, i
  * and for the second range 1 + erf z is formed as e^Q (z < 0) or 2 - e^Q (z > 0), so negative
  * inputs lose nothing to cancellation. Both ranges are evaluated on every lane and selected. */
 static inline void lg_gelu16(float *restrict p) {
-    lg_v16 x;
+    sg_v16 x;
     memcpy(&x, p, sizeof x);
-    const lg_v16 z = x * 0.70710678118654752440f;
-    const lg_v16 t = __builtin_elementwise_abs(z), s = z * z;
+    const sg_v16 z = x * 0.70710678118654752440f;
+    const sg_v16 t = __builtin_elementwise_abs(z), s = z * z;
     /* Small range. */
-    lg_v16 a = (lg_v16){0} - 5.96761703e-4f;
+    sg_v16 a = (sg_v16){0} - 5.96761703e-4f;
     a = a * s + 4.99119423e-3f;
     a = a * s - 2.67681349e-2f;
     a = a * s + 1.12819925e-1f;
     a = a * s - 3.76125336e-1f;
     a = a * s + 1.28379166e-1f;
-    const lg_v16 small = 1.0f + (a * z + z);
+    const sg_v16 small = 1.0f + (a * z + z);
     /* Large range: Q(t), then e^Q. */
-    lg_v16 r = (lg_v16){0} - 1.72853470e-5f;
+    sg_v16 r = (sg_v16){0} - 1.72853470e-5f;
     r = r * t + 3.83197126e-4f;
-    lg_v16 u = (lg_v16){0} - 3.88396438e-3f;
+    sg_v16 u = (sg_v16){0} - 3.88396438e-3f;
     u = u * t + 2.42546219e-2f;
     r = r * s + u;
     r = r * t - 1.06777877e-1f;
@@ -131,13 +105,13 @@ static inline void lg_gelu16(float *restrict p) {
     r = r * t - t;
     float e[16];
     memcpy(e, &r, sizeof e);
-    lg_exp16(e);
-    lg_v16 ev;
+    sg__exp16(e);
+    sg_v16 ev;
     memcpy(&ev, e, sizeof ev);
-    const lg_v16 large = (lg_v16)(((lg_i16)ev & (lg_i16)(z < 0.0f)) | ((lg_i16)(2.0f - ev) & ~(lg_i16)(z < 0.0f)));
-    const lg_i16 is_large = t > 0.927734375f;
-    const lg_v16 one_plus = (lg_v16)(((lg_i16)large & is_large) | ((lg_i16)small & ~is_large));
-    const lg_v16 y = 0.5f * x * one_plus;
+    const sg_v16 large = (sg_v16)(((sg_i16)ev & (sg_i16)(z < 0.0f)) | ((sg_i16)(2.0f - ev) & ~(sg_i16)(z < 0.0f)));
+    const sg_i16 is_large = t > 0.927734375f;
+    const sg_v16 one_plus = (sg_v16)(((sg_i16)large & is_large) | ((sg_i16)small & ~is_large));
+    const sg_v16 y = 0.5f * x * one_plus;
     memcpy(p, &y, sizeof y);
 }
 
@@ -151,7 +125,7 @@ static void lg_bias_ln_gelu_row(float *restrict h, int64_t hd, const float *rest
     const int64_t h8 = hd / 8 * 8;
     lg_d8 acc = {0};
     for (int64_t j = 0; j < h8; j += 8) {
-        lg_v8 x, b;
+        sg_v8 x, b;
         memcpy(&x, h + j, sizeof x);
         memcpy(&b, b1 + j, sizeof b);
         x += b;
@@ -164,7 +138,7 @@ static void lg_bias_ln_gelu_row(float *restrict h, int64_t hd, const float *rest
     const double mean = sum / (double)hd;
     lg_d8 vq = {0};
     for (int64_t j = 0; j < h8; j += 8) {
-        lg_v8 x;
+        sg_v8 x;
         memcpy(&x, h + j, sizeof x);
         const lg_d8 c = __builtin_convertvector(x, lg_d8) - mean;
         vq += c * c;
@@ -174,13 +148,13 @@ static void lg_bias_ln_gelu_row(float *restrict h, int64_t hd, const float *rest
     for (int64_t j = h8; j < hd; j++) sq += ((double)h[j] - mean) * ((double)h[j] - mean);
     const double inv = 1.0 / sqrt(sq / (double)hd + (double)eps);
     for (int64_t j = 0; j < h8; j += 8) {
-        lg_v8 x, g, b;
+        sg_v8 x, g, b;
         memcpy(&x, h + j, sizeof x);
         memcpy(&g, gamma + j, sizeof g);
         memcpy(&b, beta + j, sizeof b);
         lg_d8 v = (__builtin_convertvector(x, lg_d8) - mean) * inv;
         v = v * __builtin_convertvector(g, lg_d8) + __builtin_convertvector(b, lg_d8);
-        x = __builtin_convertvector(v, lg_v8);
+        x = __builtin_convertvector(v, sg_v8);
         memcpy(h + j, &x, sizeof x);
     }
     for (int64_t j = h8; j < hd; j++)
@@ -264,22 +238,22 @@ static inline float lg_log_sigmoid(float x) {
 /* max and log sum_j e^(s[j] - max) of one row: returns the row's log-sum-exp. m >= 1. */
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 static float lg_row_lse(const float *restrict s, int64_t m, float *restrict buf) {
-    lg_v16 vmax = (lg_v16){0} - INFINITY;
+    sg_v16 vmax = (sg_v16){0} - INFINITY;
     int64_t j = 0;
     for (; j + 16 <= m; j += 16) {
-        lg_v16 x;
+        sg_v16 x;
         memcpy(&x, s + j, sizeof x);
         vmax = __builtin_elementwise_max(vmax, x);
     }
     float mx = __builtin_reduce_max(vmax);
     for (; j < m; j++) mx = s[j] > mx ? s[j] : mx;
-    lg_v16 vsum = {0};
+    sg_v16 vsum = {0};
     for (j = 0; j + 16 <= m; j += 16) {
-        lg_v16 x;
+        sg_v16 x;
         memcpy(&x, s + j, sizeof x);
         x -= mx;
         memcpy(buf, &x, sizeof x);
-        lg_exp16(buf);
+        sg__exp16(buf);
         memcpy(&x, buf, sizeof x);
         vsum += x;
     }
@@ -305,7 +279,7 @@ static void lg_col_lse(const float *restrict S, int64_t n, int64_t lds, int64_t 
         for (int64_t j = 0; j < w16; j += 16) {
             float buf[16];
             for (int k = 0; k < 16; k++) buf[k] = r[j + k] - cmax[j + k];
-            lg_exp16(buf);
+            sg__exp16(buf);
             for (int k = 0; k < 16; k++) csum[j + k] += buf[k];
         }
         for (int64_t j = w16; j < w; j++) csum[j] += expf(r[j] - cmax[j]);
