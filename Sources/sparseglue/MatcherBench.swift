@@ -138,31 +138,13 @@ struct MatcherBench {
             return try LightGlueFeatures(contentsOf: url)
         }
         let sc0 = try load("sacre_coeur", 0), sc1 = try load("sacre_coeur", 1)
-        if n <= min(sc0.count, sc1.count) { return (try firstRows(sc0, n), try firstRows(sc1, n)) }
-        let a = try mosaic(sc0, load("dsc_0410_0411", 0)), b = try mosaic(sc1, load("dsc_0410_0411", 1))
+        if n <= min(sc0.count, sc1.count) { return (try sc0.prefix(n), try sc1.prefix(n)) }
+        let a = try LightGlueFeatures.sideBySide(sc0, load("dsc_0410_0411", 0))
+        let b = try LightGlueFeatures.sideBySide(sc1, load("dsc_0410_0411", 1))
         guard n <= min(a.count, b.count) else {
             throw ValidationError("the sample mosaic has \(min(a.count, b.count)) keypoints per image; n = \(n) is too many")
         }
-        return (try firstRows(a, n), try firstRows(b, n))
-    }
-
-    static func firstRows(_ f: LightGlueFeatures, _ n: Int) throws -> LightGlueFeatures {
-        if n == f.count { return f }
-        let rows = Array(0..<n)
-        return try LightGlueFeatures(keypoints: f.keypoints.gatheringRows(rows), descriptors: f.descriptors.gatheringRows(rows),
-                                     imageWidth: f.imageWidth, imageHeight: f.imageHeight)
-    }
-
-    /// `left`'s rows then `right`'s with x shifted by left's width; size (w_l + w_r, max h).
-    static func mosaic(_ left: LightGlueFeatures, _ right: LightGlueFeatures) throws -> LightGlueFeatures {
-        var k = right.keypoints.values
-        for i in 0..<right.count { k[2 * i] += left.imageWidth }
-        let rows = left.count + right.count
-        return try LightGlueFeatures(
-            keypoints: Matrix(rows: rows, columns: 2, values: left.keypoints.values + k),
-            descriptors: Matrix(rows: rows, columns: left.descriptors.columns,
-                                values: left.descriptors.values + right.descriptors.values),
-            imageWidth: left.imageWidth + right.imageWidth, imageHeight: max(left.imageHeight, right.imageHeight))
+        return (try a.prefix(n), try b.prefix(n))
     }
 }
 

@@ -192,24 +192,17 @@ struct Variants: ParsableCommand {
                 positives == 0 ? 1 : Double(correct) / Double(positives))
     }
 
-    static func truncated(_ f: LightGlueFeatures, _ n: Int?) throws -> LightGlueFeatures {
-        guard let n, n < f.count else { return f }
-        return try LightGlueFeatures(keypoints: f.keypoints.gatheringRows(Array(0..<n)),
-                                     descriptors: f.descriptors.gatheringRows(Array(0..<n)),
-                                     imageWidth: f.imageWidth, imageHeight: f.imageHeight)
-    }
-
     /// Features of a pair (and its ground truth, when the folder has one); "mosaic" puts
     /// sacre_coeur and dsc_0410_0411 side by side: A = sacre_coeur image0 ‖ dsc image0 (x shifted
     /// by sacre_coeur image0's width), B likewise with the image1 files.
     static func load(pair: String, root: URL, keypoints: Int?) throws
         -> (LightGlueFeatures, LightGlueFeatures, [Int]?) {
         func features(_ p: String, _ i: Int) throws -> LightGlueFeatures {
-            try truncated(LightGlueFeatures(contentsOf: root.appendingPathComponent("\(p)/image\(i).safetensors")), keypoints)
+            try LightGlueFeatures(contentsOf: root.appendingPathComponent("\(p)/image\(i).safetensors")).prefix(keypoints ?? .max)
         }
         if pair == "mosaic" {
-            let a = try mosaic(features("sacre_coeur", 0), features("dsc_0410_0411", 0))
-            let b = try mosaic(features("sacre_coeur", 1), features("dsc_0410_0411", 1))
+            let a = try LightGlueFeatures.sideBySide(features("sacre_coeur", 0), features("dsc_0410_0411", 0))
+            let b = try LightGlueFeatures.sideBySide(features("sacre_coeur", 1), features("dsc_0410_0411", 1))
             return (a, b, nil)
         }
         let gtURL = root.appendingPathComponent("\(pair)/gt.safetensors")
@@ -222,15 +215,5 @@ struct Variants: ParsableCommand {
             }
         }
         return (try features(pair, 0), try features(pair, 1), gt)
-    }
-
-    static func mosaic(_ l: LightGlueFeatures, _ r: LightGlueFeatures) throws -> LightGlueFeatures {
-        var k = r.keypoints.values
-        for i in 0..<r.count { k[2 * i] += l.imageWidth }
-        return try LightGlueFeatures(
-            keypoints: Matrix(rows: l.count + r.count, columns: 2, values: l.keypoints.values + k),
-            descriptors: Matrix(rows: l.count + r.count, columns: l.descriptors.columns,
-                                values: l.descriptors.values + r.descriptors.values),
-            imageWidth: l.imageWidth + r.imageWidth, imageHeight: max(l.imageHeight, r.imageHeight))
     }
 }

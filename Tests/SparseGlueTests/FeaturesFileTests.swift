@@ -92,4 +92,23 @@ import Testing
         #expect(message(truncated)?.contains("corrupt") == true)
         #expect(message(tempURL("does-not-exist")) != nil)
     }
+
+    @Test func prefixAndSideBySide() throws {
+        let a = try LightGlueFeatures(keypoints: Matrix(rows: 3, columns: 2, values: [1, 2, 3, 4, 5, 6]),
+                                      descriptors: Matrix(rows: 3, columns: 2, values: [1, 0, 0, 1, 1, 1]),
+                                      imageWidth: 100, imageHeight: 50)
+        var b = try LightGlueFeatures(keypoints: Matrix(rows: 1, columns: 2, values: [7, 8]),
+                                      descriptors: Matrix(rows: 1, columns: 2, values: [2, 2]),
+                                      imageWidth: 40, imageHeight: 80)
+        let p = try a.prefix(2)
+        #expect(p.count == 2 && p.keypoints.values == [1, 2, 3, 4] && p.descriptors.values == [1, 0, 0, 1])
+        #expect(try a.prefix(10).count == 3 && (try a.prefix(0)).count == 0)
+        #expect(thrownError({ _ = try a.prefix(-1) }) != nil)
+        let m = try LightGlueFeatures.sideBySide(a, b)
+        #expect(m.count == 4 && m.imageWidth == 140 && m.imageHeight == 80)
+        #expect(m.keypoints.values == [1, 2, 3, 4, 5, 6, 107, 8])
+        #expect(m.descriptors.values == [1, 0, 0, 1, 1, 1, 2, 2])
+        b.descriptors = try Matrix(rows: 1, columns: 3, values: [1, 2, 3])
+        #expect(thrownError({ _ = try LightGlueFeatures.sideBySide(a, b) }) != nil)
+    }
 }
