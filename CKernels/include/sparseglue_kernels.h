@@ -354,6 +354,41 @@ sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t
 
 /* ----------------------------- end of LightGlue-specific kernels ----------------------------- */
 
+/* ---------------------------------------------------------------------------------------------
+ * Fast row top-k (CKernels/src/topk_rows.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* For each row i of A (n x dim, stride lda): the k columns j of B (m x dim, stride ldb) with the
+ * largest float dot product <A_i, B_j>, written to out_idx[i*k .. i*k+k) best first, ties broken
+ * by the lower j, with their scores in out_score (same layout).
+ * The scores ranked and returned are the float values of cblas_sgemm (fixed tiles of 128 query
+ * rows x up to 4096 columns of B, one sgemm call each; no exact re-rank), so columns whose exact
+ * dot products differ by less than the float GEMM rounding (about dim * FLT_EPSILON * |A_i| |B_j|)
+ * may be ordered, or cut at the k-th place, differently from exact arithmetic; use
+ * sg_topk_similarity for exact ranking.
+ * Cost: the GEMM plus an O(m) selection per row (chunk-maxima bound, branch-free gather, rank
+ * counting); scratch O(threads * 128 * (4096 + 2k)) floats. Rows are processed in fixed blocks of
+ * 128 on OpenMP threads (schedule(static)), so with OpenBLAS single-threaded (sg_blas_set_num_threads(1))
+ * the result does not depend on n_threads.
+ * Requires 1 <= k <= m, lda >= dim, ldb >= dim. Errors: SG_ERR_NULL, SG_ERR_SIZE (n, m, dim < 1,
+ * k outside 1...m, m > INT32_MAX, strides beyond BLAS's int), SG_ERR_SHAPE (lda or ldb < dim),
+ * SG_ERR_NONFINITE (NaN or Inf in A or B, or dim * max|A| * max|B| >= 2^127 so that a float score
+ * could overflow), SG_ERR_ALLOC. */
+sg_status sg_topk_dot_rows(const float *A, int64_t n, int64_t lda,
+                           const float *B, int64_t m, int64_t ldb,
+                           int64_t dim, int64_t k,
+                           int32_t *SG_RESTRICT out_idx, float *SG_RESTRICT out_score,
+                           int32_t n_threads);
+
+/* Reference twin of sg_topk_dot_rows: plain loops, dot products accumulated and ranked in double
+ * (ties to the lower j), scores rounded to float. Same top-k as the fast kernel except where
+ * scores tie within float rounding. Same argument checks. */
+sg_status sg_topk_dot_rows_ref(const float *A, int64_t n, int64_t lda,
+                               const float *B, int64_t m, int64_t ldb,
+                               int64_t dim, int64_t k, int32_t *out_idx, float *out_score);
+
+/* ------------------------------- end of fast row top-k ------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

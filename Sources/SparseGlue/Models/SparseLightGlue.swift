@@ -230,9 +230,9 @@ extension LightGlue {
         if let recipe = g.crossRecipe {
             switch recipe.scores {
             case .logits:
-                g01 = try KNNGraph.cross(from: qk0, to: qk1, k: Swift.min(recipe.k, qk1.rows), metric: .dot, threads: threads)
+                g01 = try SparseAttention.topKGraph(qk0, qk1, k: recipe.k, threads: threads)
                 if configuration.sparsity?.crossTranspose != true {
-                    g10 = try KNNGraph.cross(from: qk1, to: qk0, k: Swift.min(recipe.k, qk0.rows), metric: .dot, threads: threads)
+                    g10 = try SparseAttention.topKGraph(qk1, qk0, k: recipe.k, threads: threads)
                 }
             case .headLogits:
                 g01 = try SparseAttention.interleavedGraph(
@@ -242,11 +242,11 @@ extension LightGlue {
                     SparseAttention.headTopK(qk1, qk0, heads: h, k: Swift.min(recipe.k, qk0.rows), threads: threads),
                     rows: qk1.rows, columns: qk0.rows, heads: h)
             case .firstHead:
+                // Head 0's columns are read in place (row stride = the full width), no copy.
                 let dh = qk0.columns / h
-                let a = try qk0.columns(0..<dh), b = try qk1.columns(0..<dh)
-                g01 = try KNNGraph.cross(from: a, to: b, k: Swift.min(recipe.k, qk1.rows), metric: .dot, threads: threads)
+                g01 = try SparseAttention.topKGraph(qk0, qk1, columns: 0..<dh, k: recipe.k, threads: threads)
                 if configuration.sparsity?.crossTranspose != true {
-                    g10 = try KNNGraph.cross(from: b, to: a, k: Swift.min(recipe.k, qk0.rows), metric: .dot, threads: threads)
+                    g10 = try SparseAttention.topKGraph(qk1, qk0, columns: 0..<dh, k: recipe.k, threads: threads)
                 }
             case .descriptors, .groups:
                 break // built eagerly from the input descriptors / below
@@ -451,13 +451,25 @@ enum SparseAttention {
                         rows.columnIndices + members.columnIndices)
     }
 
-    /// Per head h: the `k` keys of largest ⟨q_i,h, k_j,h⟩ for every query row (n × k indices each).
+    /// Per head h: the `k` keys of largest ⟨q_i,h, k_j,h⟩ for every query row (n × k indices each),
+    /// by the fast row top-k on head h's columns in place (float GEMM scores, see `topKGraph`).
     static func headTopK(_ q: Matrix, _ keys: Matrix, heads: Int, k: Int, threads: Int) throws -> [[Int32]] {
         let dh = q.columns / heads
         return try (0..<heads).map { h in
-            try KNNGraph.neighbors(of: q.columns(h * dh..<(h + 1) * dh), among: keys.columns(h * dh..<(h + 1) * dh),
-                                   k: Swift.min(k, keys.rows), metric: .dot, threads: threads).indices
+            try Kernels.topKDotRows(q, keys, columns: h * dh..<(h + 1) * dh, k: Swift.min(k, keys.rows),
+                                    threads: threads).indices
         }
+    }
+
+    /// The graph from each row of `q` to its `k` (clamped to the key count) keys of largest
+    /// ⟨q_i, k_j⟩ over `columns` (all by default), found by the fast row top-k (sg_topk_dot_rows:
+    /// one GEMM + O(m) selection per row). Scores are float GEMM values, so keys whose logits tie
+    /// within float rounding may be picked differently from an exact search; the graph otherwise
+    /// equals the exact top-k graph.
+    static func topKGraph(_ q: Matrix, _ keys: Matrix, columns: Range<Int>? = nil, k: Int, threads: Int) throws -> CSRGraph {
+        let kk = Swift.min(k, keys.rows)
+        let top = try Kernels.topKDotRows(q, keys, columns: columns, k: kk, threads: threads)
+        return try CSRGraph(columnCount: keys.rows, rowCount: q.rows, k: kk, flatNeighbors: top.indices)
     }
 
     /// The head-interleaved graph whose head-h rows attend to `lists[h]` (n × w each, w = count / n;
