@@ -54,7 +54,7 @@ struct Match: ParsableCommand {
         let sparse = try dense.with(configuration: config)
 
         print("LightGlue(\(preset)) \(fa.count) × \(fb.count) keypoints, adaptivity \(noAdaptive ? "off" : "on"), "
-              + "\(Runtime.defaultThreads) threads; weights \(url.path) (\(fmt(loadMs)) ms)")
+              + "\(Runtime.defaultThreads) threads, OpenBLAS core \(Runtime.blasCoreType); weights \(url.path) (\(fmt(loadMs)) ms)")
         func timed(_ m: LightGlue) throws -> LightGlueMatches {
             var runs = [LightGlueMatches]()
             for _ in 0..<repeats { runs.append(try m.match(fa, fb)) }
@@ -65,7 +65,17 @@ struct Match: ParsableCommand {
         if attention != "dense" { results.append(("sparse", try timed(sparse))) }
         for (name, r) in results {
             let detail = name == "sparse" ? " [\(sparsity.name): \(sparsity.summary)]" : ""
-            print("\(name)\(detail): \(r.matchCount) matches, \(r.layersRun) layers, \(fmt(r.seconds * 1000)) ms")
+            print("\(name)\(detail): \(r.matchCount) matches, \(r.layersRun) layers, \(fmt(r.seconds * 1000)) ms"
+                  + (repeats > 1 ? " (median of \(repeats))" : ""))
+        }
+        let best = results[0].1
+        let top = best.matches0.indices.filter { best.matches0[$0] >= 0 }
+            .sorted { best.matchingScores0[$0] > best.matchingScores0[$1] }.prefix(3)
+        if !top.isEmpty { print("strongest \(results[0].0) matches (pixels):") }
+        for i in top {
+            let j = best.matches0[i]
+            print(String(format: "  A #%d (%.1f, %.1f) ↔ B #%d (%.1f, %.1f), score %.3f", i, fa.keypoints[i, 0], fa.keypoints[i, 1],
+                         j, fb.keypoints[j, 0], fb.keypoints[j, 1], best.matchingScores0[i]))
         }
         if results.count == 2 {
             let (d, s) = (results[0].1, results[1].1)
