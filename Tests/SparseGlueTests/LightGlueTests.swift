@@ -167,6 +167,33 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
         #expect(thrownError({ _ = try lg.with(configuration: badConfig) }) != nil)
     }
 
+    /// The whole forward is bit-identical for 1, 2 and 3 threads (fixed row blocks, no
+    /// thread-count-dependent reductions), dense and sparse, and safe to call concurrently.
+    @Test func threadCountIndependenceAndConcurrentUse() async throws {
+        let input = try lgFixture("trace_input")
+        let f0 = try features(input, 0), f1 = try features(input, 1)
+        var sparseConfig = try LightGlueConfiguration(features: "disk")
+        sparseConfig.sparsity = try LightGlueSparsity(name: "L1-s16-c16ot-x16")
+        for base in [try model(), try model().with(configuration: sparseConfig)] {
+            var results = [LightGlueMatches]()
+            for t in [1, 2, 3] {
+                var m = base
+                m.threads = t
+                results.append(try m.match(f0, f1, returnLogAssignment: true))
+            }
+            for r in results.dropFirst() {
+                #expect(r.logAssignment!.values == results[0].logAssignment!.values)
+                #expect(r.matches0 == results[0].matches0)
+            }
+            // Two matches at once on shared weights give the same answer.
+            let outputs = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<2 { group.addTask { try base.match(f0, f1).matches0 } }
+                return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+            }
+            #expect(outputs.count == 2 && outputs.allSatisfy { $0 == results[0].matches0 })
+        }
+    }
+
     // MARK: block by block against the 256-keypoint trace
 
     @Test func inputStage() throws {
