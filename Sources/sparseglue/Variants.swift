@@ -156,10 +156,11 @@ struct Variants: ParsableCommand {
                 _ = try AttentionOperator.apply(queries: q, keys: k, values: k, heads: 4, graph: g96, backend: .sparse)
             }
             try time("positional kNN 32 (2-D grid)") { _ = try KNNGraph.build(points: p, k: 32) }
-            try time("top-64 by dot, 256-d") { _ = try KNNGraph.cross(from: q, to: k, k: 64, metric: .dot) }
+            try time("exact top-64 by dot, 256-d") { _ = try KNNGraph.cross(from: q, to: k, k: 64, metric: .dot) }
             let q64 = try q.columns(0..<64), k64 = try k.columns(0..<64)
-            try time("top-64 by dot, 64-d") { _ = try KNNGraph.cross(from: q64, to: k64, k: 64, metric: .dot) }
-            try time("top-32 by dot, 64-d") { _ = try KNNGraph.cross(from: q64, to: k64, k: 32, metric: .dot) }
+            try time("exact top-64 by dot, 64-d") { _ = try KNNGraph.cross(from: q64, to: k64, k: 64, metric: .dot) }
+            try time("exact top-32 by dot, 64-d") { _ = try KNNGraph.cross(from: q64, to: k64, k: 32, metric: .dot) }
+            try time("fast top-32 by dot, 64-d (sg_topk_dot_rows)") { _ = try KNNGraph.fastTopDot(of: q64, among: k64, k: 32) }
             try time("logits GEMM n×n×256 (matmul)") { _ = try q.matmul(k, transposingOther: true) }
         }
     }

@@ -164,4 +164,18 @@ import Testing
         #expect(thrownError { _ = try GraphPair.nested(points: pts, k1: 5, k2: 5) } != nil)
         #expect(thrownError { _ = try DiverseNeighbors.build(points: pts, k: 5, candidates: 4) } != nil)
     }
+
+    @Test func fastTopDotAgreesWithTheExactSearch() throws {
+        let a = try randomMatrix(300, 64, seed: 21), b = try randomMatrix(700, 64, seed: 22)
+        let fast = try KNNGraph.fastTopDot(of: a, among: b, k: 16)
+        let exact = try KNNGraph.neighbors(of: a, among: b, k: 16, metric: .dot)
+        // Random Gaussian data: no near-ties, so the lists are identical; scores within float rounding.
+        #expect(fast.indices == exact.indices)
+        #expect(zip(fast.scores, exact.scores).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+        #expect(try KNNGraph.fastTopDot(of: a, among: b, k: 16, threads: 1) == fast)
+        #expect(thrownError { _ = try KNNGraph.fastTopDot(of: a, among: b, k: 701) } != nil)
+        var bad = a
+        bad[3, 5] = .nan
+        #expect(thrownError { _ = try KNNGraph.fastTopDot(of: bad, among: b, k: 4) } != nil)
+    }
 }
