@@ -57,7 +57,12 @@ const char *sg_version(void);
 
 /* omp_get_max_threads(): the default used when a kernel is passed n_threads <= 0. */
 int32_t sg_max_threads(void);
-/* Sets OpenMP's default thread count for this process (omp_set_num_threads). n >= 1. */
+/* Most threads a kernel starts: an explicit n_threads above it is clamped to it (results do not
+ * depend on the thread count; asking the OpenMP runtime for far more threads than it can create
+ * aborts the process instead of failing). */
+#define SG_MAX_THREADS 1024
+/* Sets OpenMP's default thread count for this process (omp_set_num_threads).
+ * 1 <= n <= SG_MAX_THREADS, else SG_ERR_SIZE. */
 sg_status sg_set_default_threads(int32_t n);
 /* OpenBLAS's (process-global) thread count. n >= 1. */
 sg_status sg_blas_set_num_threads(int32_t n);

@@ -1036,12 +1036,14 @@ static sg_status dense_impl(const float *Q, int64_t n, int64_t ldq, const float 
 
     #pragma omp parallel num_threads(workers)
     {
-        const int w = omp_get_thread_num();
+        /* The team may be smaller than `workers` (OMP_THREAD_LIMIT, OMP_DYNAMIC, nesting): stride
+         * by the threads actually started so that every task runs. */
+        const int w = omp_get_thread_num(), team = omp_get_num_threads();
         float *S = scratch + per * (size_t)w;
         float *inv = S + (size_t)(block * m);
         /* Round-robin tasks: static and deterministic, balanced because all tasks but the last
          * block's are the same size. */
-        for (int64_t t = w; t < tasks; t += workers) {
+        for (int64_t t = w; t < tasks; t += team) {
             const int64_t i0 = (t / heads) * block, h = t % heads;
             const int64_t nb = n - i0 < block ? n - i0 : block;
             cblas_sgemm(SG_CBLAS_ROW_MAJOR, SG_CBLAS_NO_TRANS, SG_CBLAS_TRANS, (int)nb, (int)m,

@@ -39,7 +39,8 @@ void sg__gemm_row_blocks(int32_t trans_a, int32_t trans_b, int64_t M, int64_t N,
 
 /* The thread count a kernel uses: n_threads <= 0 means the OpenMP default. */
 static inline int sg__threads(int32_t n_threads) {
-    return n_threads > 0 ? (int)n_threads : omp_get_max_threads();
+    const int n = n_threads > 0 ? (int)n_threads : omp_get_max_threads();
+    return n > SG_MAX_THREADS ? SG_MAX_THREADS : n;
 }
 
 /* Largest value accepted for sizes passed to BLAS (int parameters). */

@@ -195,9 +195,12 @@ sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_
 
     #pragma omp parallel num_threads(workers)
     {
-        const int w = omp_get_thread_num();
+        /* Stride by the team actually started (OMP_THREAD_LIMIT, OMP_DYNAMIC or nesting may give
+         * fewer than `workers`): every block is still computed, and by the same code, so the
+         * result does not change. */
+        const int w = omp_get_thread_num(), team = omp_get_num_threads();
         float *cat = scratch + per * (size_t)w, *hb = cat + (size_t)LG_FFN_ROWS * (size_t)(2 * d);
-        for (int64_t b = w; b < blocks; b += workers) {
+        for (int64_t b = w; b < blocks; b += team) {
             const int64_t r0 = b * LG_FFN_ROWS, nb = n - r0 < LG_FFN_ROWS ? n - r0 : LG_FFN_ROWS;
             for (int64_t r = 0; r < nb; r++) {
                 memcpy(cat + r * 2 * d, x + (r0 + r) * ldx, (size_t)d * sizeof(float));

@@ -21,13 +21,13 @@ const char *sg_version(void) { return "0.1.0"; }
 int32_t sg_max_threads(void) { return (int32_t)omp_get_max_threads(); }
 
 sg_status sg_set_default_threads(int32_t n) {
-    if (n < 1) return SG_ERR_SIZE;
+    if (n < 1 || n > SG_MAX_THREADS) return SG_ERR_SIZE;
     omp_set_num_threads((int)n);
     return SG_OK;
 }
 
 sg_status sg_blas_set_num_threads(int32_t n) {
-    if (n < 1) return SG_ERR_SIZE;
+    if (n < 1 || n > SG_MAX_THREADS) return SG_ERR_SIZE;
     openblas_set_num_threads((int)n);
     return SG_OK;
 }

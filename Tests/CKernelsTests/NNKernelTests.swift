@@ -125,6 +125,19 @@ struct NNKernelTests {
         }
     }
 
+    /// Thread counts out of range are refused (setters) or clamped (a kernel's n_threads), never
+    /// passed on to OpenMP, which aborts when it cannot create the threads.
+    @Test func threadCountsAreBounded() {
+        #expect(sg_set_default_threads(0) == SG_ERR_SIZE)
+        #expect(sg_set_default_threads(Int32(SG_MAX_THREADS) + 1) == SG_ERR_SIZE)
+        #expect(sg_blas_set_num_threads(0) == SG_ERR_SIZE)
+        #expect(sg_blas_set_num_threads(100_000) == SG_ERR_SIZE)
+        let A = [Float](repeating: 1, count: 4 * 2), B = [Float](repeating: 2, count: 3 * 2)
+        var C = [Float](repeating: 0, count: 4 * 3)
+        #expect(sg_matmul(0, 1, 4, 3, 2, 1, A, 2, B, 2, 0, &C, 3, 100_000) == SG_OK)
+        #expect(C.allSatisfy { $0 == 4 })
+    }
+
     @Test func matmulRejectsBadArguments() {
         let A = [Float](repeating: 1, count: 64), B = A
         var C = A

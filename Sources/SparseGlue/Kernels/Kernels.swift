@@ -41,7 +41,8 @@ enum Kernels {
 
     /// Wraps sg_set_default_threads.
     static func setDefaultThreads(_ n: Int) throws {
-        try check(sg_set_default_threads(Int32(clamping: n)), "sg_set_default_threads")
+        try require(n >= 1 && n <= Int(SG_MAX_THREADS), "thread count must be in 1...\(SG_MAX_THREADS), got \(n)")
+        try check(sg_set_default_threads(Int32(n)), "sg_set_default_threads")
     }
 
     /// Wraps sg_blas_set_num_threads.
