@@ -335,7 +335,7 @@ sg_status sg_lightglue_rotary(float *x, int64_t n, int64_t width, int64_t ldx, i
  * x and msg n x d, W1 hidden x 2d, W2 d x hidden (PyTorch layouts), all biases / gamma / beta
  * required. Fused per block of 128 rows (no n x 2d concat, one pass for bias + LayerNorm + GELU;
  * LayerNorm statistics in double, erf a float approximation within about 1 ulp). out may alias x
- * (same stride), not msg. */
+ * (same stride), not msg. SG_ERR_NONFINITE also when finite inputs overflow (out then undefined). */
 sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_t ldm, int64_t n,
                            int64_t d, const float *w1, const float *b1, int64_t hidden,
                            const float *gamma, const float *beta, float eps, const float *w2,
@@ -352,7 +352,8 @@ sg_status sg_lightglue_log_double_softmax(const float *sim, int64_t n, int64_t m
 
 /* y = x W^T + bias as sg_linear (the same fixed 128-row sgemm blocks, so the same results bit for
  * bit) with the bias added inside each block's task and one vectorised finiteness check: one
- * parallel region per call instead of four. bias is required. */
+ * parallel region per call instead of four. bias is required. SG_ERR_NONFINITE also when finite
+ * inputs overflow to ±inf. */
 sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t ldx,
                               const float *weight, const float *bias, int64_t out_dim,
                               float *y, int64_t ldy, int32_t n_threads);

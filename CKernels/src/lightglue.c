@@ -223,7 +223,9 @@ sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_
         }
     }
     free(scratch);
-    return SG_OK;
+    /* Finite inputs can still overflow in the GEMMs (then LayerNorm makes NaN): report it rather
+     * than return NaN rows. */
+    return lg_all_finite(out, n, d, ldo) ? SG_OK : SG_ERR_NONFINITE;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -361,5 +363,6 @@ sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t
             for (int64_t j = 0; j < out_dim; j++) yr[j] += bias[j];
         }
     }
-    return SG_OK;
+    /* Finite inputs can still overflow to ±inf in the GEMM: an error, not a silent inf. */
+    return lg_all_finite(y, n, out_dim, ldy) ? SG_OK : SG_ERR_NONFINITE;
 }

@@ -320,6 +320,17 @@ fileprivate func logDoubleSoftmax(_ sim: [Float], n: Int, m: Int, lds: Int, _ z0
         #expect(run(x, w, b, ldy: 1) == SG_ERR_SHAPE)
         #expect(run([1, .nan, 3, 4], w, b) == SG_ERR_NONFINITE)
         #expect(run(x, [1, 0, .infinity, 1], b) == SG_ERR_NONFINITE)
+        // Finite inputs whose products overflow: an error, not a silent ±inf.
+        #expect(run([3e38, 3e38, 1, 1], [3e38, 3e38, 1, 1], b) == SG_ERR_NONFINITE)
+    }
+
+    @Test func ffnReportsOverflowOfFiniteInputs() {
+        var rng = KernelTestRng(seed: 4)
+        var p = FFNParams(&rng, d: 4, hidden: 8)
+        p.w1 = p.w1.map { $0 * 1e37 }
+        let x = rng.floats(3 * 4).map { $0 * 1e30 }, msg = rng.floats(3 * 4)
+        var out = [Float](repeating: 0, count: 3 * 4)
+        #expect(p.run(x: x, ldx: 4, msg: msg, ldm: 4, n: 3, out: &out, ldo: 4) == SG_ERR_NONFINITE)
     }
 }
 
