@@ -215,6 +215,13 @@ struct Variants: ParsableCommand {
                 gt = gt!.prefix(keypoints).map { $0 >= keypoints ? -1 : $0 }
             }
         }
-        return (try features(pair, 0), try features(pair, 1), gt)
+        let a = try features(pair, 0), b = try features(pair, 1)
+        if let gt {
+            let original = try LightGlueFeatures(contentsOf: root.appendingPathComponent("\(pair)/image0.safetensors")).count
+            guard gt.count == Swift.min(original, keypoints ?? .max), gt.allSatisfy({ $0 >= -2 && $0 < b.count }) else {
+                throw ValidationError("\(gtURL.path): gt_matches0 has \(gt.count) entries for \(original) keypoints, or indices outside image 1")
+            }
+        }
+        return (a, b, gt)
     }
 }
