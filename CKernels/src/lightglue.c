@@ -32,6 +32,13 @@ static int lg_all_finite(const float *x, int64_t rows, int64_t cols, int64_t ld)
     return bad == 0;
 }
 
+/* 1 if the n-row, d-column views a (stride lda) and b (stride ldb) share any memory: their
+ * address spans intersect (conservative: interleaved rows that never touch count as overlap). */
+static int lg_overlap(const float *a, int64_t n, int64_t d, int64_t lda, const float *b, int64_t ldb) {
+    const float *a_end = a + (n - 1) * lda + d, *b_end = b + (n - 1) * ldb + d;
+    return a < b_end && b < a_end;
+}
+
 static int lg_blas_ok(int64_t v) { return v >= 1 && v <= SG_BLAS_INT_MAX; }
 
 
@@ -177,7 +184,11 @@ sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_
     if (!lg_blas_ok(n) || !lg_blas_ok(d) || !lg_blas_ok(hidden) || 2 * d > SG_BLAS_INT_MAX)
         return SG_ERR_SIZE;
     if (ldx < d || ldm < d || ldo < d) return SG_ERR_SHAPE;
+    /* out may be x itself (same stride: each block reads its x rows before writing them); any
+     * other overlap with x or msg would let one block overwrite rows another has not read. */
     if (out == x && ldo != ldx) return SG_ERR_SHAPE;
+    if ((out != x && lg_overlap(out, n, d, ldo, x, ldx)) || lg_overlap(out, n, d, ldo, msg, ldm))
+        return SG_ERR_ARGUMENT;
     if (ldx > SG_BLAS_INT_MAX || ldm > SG_BLAS_INT_MAX || ldo > SG_BLAS_INT_MAX) return SG_ERR_SIZE;
     if (!(eps > 0.0f && eps <= FLT_MAX)) return SG_ERR_ARGUMENT;
     if (!lg_all_finite(x, n, d, ldx) || !lg_all_finite(msg, n, d, ldm) ||

@@ -221,6 +221,15 @@ fileprivate struct FFNParams {
             }
         }
         #expect(st == SG_ERR_NULL)
+        // out overlapping msg, or x at an offset: refused (blocks would overwrite unread rows).
+        var buffer = x + msg
+        let overlapStatus = buffer.withUnsafeMutableBufferPointer { pb in
+            [sg_lightglue_ffn(pb.baseAddress, 4, pb.baseAddress! + 12, 4, 3, 4, p.w1, p.b1, 8, p.gamma, p.beta, 1e-5,
+                              p.w2, p.b2, pb.baseAddress! + 8, 4, 0),
+             sg_lightglue_ffn(pb.baseAddress, 4, pb.baseAddress! + 12, 4, 3, 4, p.w1, p.b1, 8, p.gamma, p.beta, 1e-5,
+                              p.w2, p.b2, pb.baseAddress! + 4, 4, 0)]
+        }
+        #expect(overlapStatus == [SG_ERR_ARGUMENT, SG_ERR_ARGUMENT])
     }
 }
 
