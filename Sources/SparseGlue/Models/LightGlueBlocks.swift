@@ -75,9 +75,10 @@ extension LightGlue {
         return try Kernels.lightGlueFFN(x, message, w.ffn, threads: threads)
     }
 
-    /// One similarity matrix per head: m0 = softmax_j(sim)·v1, m1 = softmax_i(sim)ᵀ·v0 (computed as
-    /// attention of 1 over 0 on the same products).
-    /// `graphs` with a cross recipe: sparse cross-attention (SparseLightGlue), else the published one.
+    /// LightGlue's cross block: with sim = qk0·qk1ᵀ/√dₕ per head, m0 = softmax_j(sim)·v1 and
+    /// m1 = softmax_i(sim)ᵀ·v0 — here each direction as attention over the other image's qk (the
+    /// same products, so the same result), then to_out and the FFN. `graphs` with a cross recipe:
+    /// sparse cross-attention (SparseLightGlue); otherwise the published dense block.
     func crossBlock(_ i: Int, _ x0: Matrix, _ x1: Matrix, graphs: LightGlueLayerGraphs? = nil) throws -> (Matrix, Matrix) {
         let w = weights.crossBlocks[i]
         let m0: Matrix, m1: Matrix
