@@ -11,7 +11,7 @@ let package = Package(
         .package(name: "SparseGlue", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
-    targets: ["KNN", "Graphs", "Attention", "Fusion"].map { name in
+    targets: ["KNN", "Graphs", "Attention", "Fusion", "Matcher"].map { name in
         .executableTarget(
             name: "\(name)Benchmarks",
             dependencies: [
