@@ -6,23 +6,13 @@
  */
 #include "internal.h"
 
-static int rows_finite(const float *X, int64_t rows, int64_t ld, int64_t dim) {
-    for (int64_t i = 0; i < rows; i++) {
-        const float *x = X + i * ld;
-        /* x*0 is 0 for finite x and NaN otherwise: one branch per row instead of per element. */
-        float acc = 0.0f;
-        for (int64_t t = 0; t < dim; t++) acc += x[t] * 0.0f;
-        if (acc != 0.0f) return 0;
-    }
-    return 1;
-}
 
 /* Shared shape checks for a point matrix (n rows of dim, stride ld, int32 node ids). */
 static sg_status check_points(const float *points, int64_t n, int64_t dim, int64_t ld) {
     if (n < 1 || n > (int64_t)INT32_MAX || dim < 1) return SG_ERR_SIZE;
     if (ld < dim) return SG_ERR_SHAPE;
     if (n - 1 > (INT64_MAX - dim) / ld) return SG_ERR_SIZE;
-    if (!rows_finite(points, n, ld, dim)) return SG_ERR_NONFINITE;
+    if (!sg__rows_finite(points, n, dim, ld)) return SG_ERR_NONFINITE;
     return SG_OK;
 }
 
@@ -346,7 +336,7 @@ sg_status sg_diverse_neighbors(const float *features, int64_t n, int64_t f_dim, 
     if (use_offsets != 0 && use_offsets != 1) return SG_ERR_ARGUMENT;
     if (!isfinite(alpha) || !isfinite(beta)) return SG_ERR_NONFINITE;
     if (alpha < 0.0f || beta < 0.0f) return SG_ERR_ARGUMENT;
-    if (!rows_finite(features, n, ldf, f_dim)) return SG_ERR_NONFINITE;
+    if (!sg__rows_finite(features, n, f_dim, ldf)) return SG_ERR_NONFINITE;
     /* Only entries naming a candidate are read; padding (index < 0) may hold anything. */
     for (int64_t i = 0; i < n; i++) {
         for (int64_t r = 0; r < n_cand; r++) {

@@ -43,6 +43,11 @@ static inline int sg__threads(int32_t n_threads) {
     return n > SG_MAX_THREADS ? SG_MAX_THREADS : n;
 }
 
+/* 1 if every element of the rows x cols matrix (stride ld) is finite: sg_check_finite's vector
+ * sums over the whole block when it is contiguous, else row by row (the gaps between rows of a
+ * strided matrix may hold anything). Serial; the one strided check behind every kernel's inputs. */
+int sg__rows_finite(const float *x, int64_t rows, int64_t cols, int64_t ld);
+
 /* Largest value accepted for sizes passed to BLAS (int parameters). */
 #define SG_BLAS_INT_MAX ((int64_t)2147483647)
 

@@ -29,17 +29,6 @@ static inline int claim_rows(_Atomic int64_t *next, int64_t count, int64_t chunk
     return 1;
 }
 
-static int rows_finite(const float *X, int64_t rows, int64_t ld, int64_t dim) {
-    for (int64_t i = 0; i < rows; i++) {
-        const float *x = X + i * ld;
-        /* x*0 is 0 for finite x and NaN otherwise: one branch per row instead of per element. */
-        float acc = 0.0f;
-        for (int64_t t = 0; t < dim; t++) acc += x[t] * 0.0f;
-        if (acc != 0.0f) return 0;
-    }
-    return 1;
-}
-
 static sg_status check_args(const float *A, int64_t n, int64_t lda, const float *B, int64_t m,
                             int64_t ldb, int64_t dim, int64_t k, int32_t exclude_diagonal,
                             const void *out_idx, const void *out_score) {
@@ -54,8 +43,8 @@ static sg_status check_args(const float *A, int64_t n, int64_t lda, const float 
     if (n > INT64_MAX / k) return SG_ERR_SIZE;
     /* Row offsets (rows - 1) * ld must not overflow. */
     if ((n - 1) > (INT64_MAX - dim) / lda || (m - 1) > (INT64_MAX - dim) / ldb) return SG_ERR_SIZE;
-    if (!rows_finite(A, n, lda, dim)) return SG_ERR_NONFINITE;
-    if ((B != A || ldb != lda || m > n) && !rows_finite(B, m, ldb, dim)) return SG_ERR_NONFINITE;
+    if (!sg__rows_finite(A, n, dim, lda)) return SG_ERR_NONFINITE;
+    if ((B != A || ldb != lda || m > n) && !sg__rows_finite(B, m, dim, ldb)) return SG_ERR_NONFINITE;
     return SG_OK;
 }
 

@@ -16,21 +16,6 @@
 /* Rows per FFN task (the same fixed row block as every GEMM, see gemm.c). */
 #define LG_FFN_ROWS SG_GEMM_ROW_BLOCK
 
-/* 1 if every element of the rows x cols matrix (stride ld) is finite: an exponent field of all
- * ones is Inf or NaN. Integer ORs vectorise (their order is irrelevant). */
-__attribute__((target_clones("avx512f", "arch=haswell", "default")))
-static int lg_all_finite(const float *x, int64_t rows, int64_t cols, int64_t ld) {
-    uint32_t bad = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        const float *r = x + i * ld;
-        for (int64_t j = 0; j < cols; j++) {
-            uint32_t b;
-            memcpy(&b, r + j, sizeof b);
-            bad |= (b & 0x7f800000u) == 0x7f800000u;
-        }
-    }
-    return bad == 0;
-}
 
 /* 1 if the n-row, d-column views a (stride lda) and b (stride ldb) share any memory: their
  * address spans intersect (conservative: interleaved rows that never touch count as overlap). */
@@ -67,8 +52,8 @@ sg_status sg_lightglue_rotary(float *x, int64_t n, int64_t width, int64_t ldx, i
     if (n < 1 || width < 1 || dh < 2) return SG_ERR_SIZE;
     if (dh % 2 != 0 || width % dh != 0 || ldx < width || ldr < dh / 2) return SG_ERR_SHAPE;
     if (ldx > INT64_MAX / n || ldr > INT64_MAX / n) return SG_ERR_SIZE;
-    if (!lg_all_finite(x, n, width, ldx) || !lg_all_finite(cos_table, n, dh / 2, ldr) ||
-        !lg_all_finite(sin_table, n, dh / 2, ldr))
+    if (!sg__rows_finite(x, n, width, ldx) || !sg__rows_finite(cos_table, n, dh / 2, ldr) ||
+        !sg__rows_finite(sin_table, n, dh / 2, ldr))
         return SG_ERR_NONFINITE;
     const int nt = sg__threads(n_threads);
     #pragma omp parallel for num_threads(nt) schedule(static) if(n * width > ((int64_t)1 << 16))
@@ -191,10 +176,10 @@ sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_
         return SG_ERR_ARGUMENT;
     if (ldx > SG_BLAS_INT_MAX || ldm > SG_BLAS_INT_MAX || ldo > SG_BLAS_INT_MAX) return SG_ERR_SIZE;
     if (!(eps > 0.0f && eps <= FLT_MAX)) return SG_ERR_ARGUMENT;
-    if (!lg_all_finite(x, n, d, ldx) || !lg_all_finite(msg, n, d, ldm) ||
-        !lg_all_finite(w1, hidden, 2 * d, 2 * d) || !lg_all_finite(b1, 1, hidden, hidden) ||
-        !lg_all_finite(gamma, 1, hidden, hidden) || !lg_all_finite(beta, 1, hidden, hidden) ||
-        !lg_all_finite(w2, d, hidden, hidden) || !lg_all_finite(b2, 1, d, d))
+    if (!sg__rows_finite(x, n, d, ldx) || !sg__rows_finite(msg, n, d, ldm) ||
+        !sg__rows_finite(w1, hidden, 2 * d, 2 * d) || !sg__rows_finite(b1, 1, hidden, hidden) ||
+        !sg__rows_finite(gamma, 1, hidden, hidden) || !sg__rows_finite(beta, 1, hidden, hidden) ||
+        !sg__rows_finite(w2, d, hidden, hidden) || !sg__rows_finite(b2, 1, d, d))
         return SG_ERR_NONFINITE;
 
     const int nt = sg__threads(n_threads);
@@ -236,7 +221,7 @@ sg_status sg_lightglue_ffn(const float *x, int64_t ldx, const float *msg, int64_
     free(scratch);
     /* Finite inputs can still overflow in the GEMMs (then LayerNorm makes NaN): report it rather
      * than return NaN rows. */
-    return lg_all_finite(out, n, d, ldo) ? SG_OK : SG_ERR_NONFINITE;
+    return sg__rows_finite(out, n, d, ldo) ? SG_OK : SG_ERR_NONFINITE;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -310,7 +295,7 @@ sg_status sg_lightglue_log_double_softmax(const float *sim, int64_t n, int64_t m
     if (n < 1 || m < 1) return SG_ERR_SIZE;
     if (lds < m || ldo < m + 1) return SG_ERR_SHAPE;
     if (lds > INT64_MAX / n || ldo > INT64_MAX / (n + 1)) return SG_ERR_SIZE;
-    if (!lg_all_finite(sim, n, m, lds) || !lg_all_finite(z0, 1, n, n) || !lg_all_finite(z1, 1, m, m))
+    if (!sg__rows_finite(sim, n, m, lds) || !sg__rows_finite(z0, 1, n, n) || !sg__rows_finite(z1, 1, m, m))
         return SG_ERR_NONFINITE;
     float *row_lse = malloc((size_t)(n + 2 * m) * sizeof(float));
     if (!row_lse) return SG_ERR_ALLOC;
@@ -357,8 +342,8 @@ sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t
     if (!lg_blas_ok(n) || !lg_blas_ok(in_dim) || !lg_blas_ok(out_dim)) return SG_ERR_SIZE;
     if (ldx < in_dim || ldy < out_dim) return SG_ERR_SHAPE;
     if (ldx > SG_BLAS_INT_MAX || ldy > SG_BLAS_INT_MAX) return SG_ERR_SIZE;
-    if (!lg_all_finite(x, n, in_dim, ldx) || !lg_all_finite(weight, out_dim, in_dim, in_dim) ||
-        !lg_all_finite(bias, 1, out_dim, out_dim))
+    if (!sg__rows_finite(x, n, in_dim, ldx) || !sg__rows_finite(weight, out_dim, in_dim, in_dim) ||
+        !sg__rows_finite(bias, 1, out_dim, out_dim))
         return SG_ERR_NONFINITE;
     const int nt = sg__threads(n_threads);
     const int64_t blocks = (n + SG_GEMM_ROW_BLOCK - 1) / SG_GEMM_ROW_BLOCK;
@@ -375,5 +360,5 @@ sg_status sg_lightglue_linear(const float *x, int64_t n, int64_t in_dim, int64_t
         }
     }
     /* Finite inputs can still overflow to ±inf in the GEMM: an error, not a silent inf. */
-    return lg_all_finite(y, n, out_dim, ldy) ? SG_OK : SG_ERR_NONFINITE;
+    return sg__rows_finite(y, n, out_dim, ldy) ? SG_OK : SG_ERR_NONFINITE;
 }

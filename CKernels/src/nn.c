@@ -15,17 +15,13 @@
 /* -std=c11 hides M_SQRT1_2. */
 #define SG_INV_SQRT2 0.70710678118654752440f
 
-/* 1 if every element of the rows x cols matrix (stride ld) is finite. Summing x*0 turns any
- * NaN/Inf into NaN without a branch per element. */
+/* 1 if every element of the rows x cols matrix (stride ld) is finite: sg__rows_finite's vector
+ * check, on row ranges in parallel for large inputs (the outcome does not depend on the split). */
 static int all_finite(const float *x, int64_t rows, int64_t cols, int64_t ld) {
+    if (rows * cols <= SG_NN_PAR_MIN) return sg__rows_finite(x, rows, cols, ld);
     int bad = 0;
-    #pragma omp parallel for reduction(|:bad) schedule(static) if(rows * cols > SG_NN_PAR_MIN)
-    for (int64_t i = 0; i < rows; i++) {
-        const float *r = x + i * ld;
-        float acc = 0.0f;
-        for (int64_t j = 0; j < cols; j++) acc += r[j] * 0.0f;
-        bad |= acc != 0.0f;
-    }
+    #pragma omp parallel for reduction(|:bad) schedule(static)
+    for (int64_t i = 0; i < rows; i++) bad |= sg_check_finite(x + i * ld, cols) != SG_OK;
     return !bad;
 }
 

@@ -74,3 +74,11 @@ sg_status sg_check_finite(const float *x, int64_t count) {
     for (int l = 0; l < 16; l++) acc += a0[l];
     return acc == 0.0f ? SG_OK : SG_ERR_NONFINITE;
 }
+
+int sg__rows_finite(const float *x, int64_t rows, int64_t cols, int64_t ld) {
+    if (rows <= 0 || cols <= 0) return 1;
+    if (ld == cols) return sg_check_finite(x, rows * cols) == SG_OK;
+    for (int64_t i = 0; i < rows; i++)
+        if (sg_check_finite(x + i * ld, cols) != SG_OK) return 0;
+    return 1;
+}
