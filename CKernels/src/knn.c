@@ -273,6 +273,12 @@ static void grid_free(grid2 *g) {
     free(g->xy);
 }
 
+/* max(gap - slack, 0)^2 + across^2: the squared distance bound to one slab of cells. */
+static inline double slab_bound2(double gap, double slack, double across) {
+    const double d = gap - slack > 0.0 ? gap - slack : 0.0;
+    return d * d + across * across;
+}
+
 /* A squared distance below which every point outside the searched cell square [cx0, cx1] x
  * [cy0, cy1] is guaranteed to lie. Cells are assigned with rounded arithmetic, so a side is moved
  * towards the query by `slack`, far more than the double rounding of the cell computation and far
@@ -284,30 +290,16 @@ static double grid_outside_bound2(const grid2 *g, double qx, double qy, int64_t 
     double ex = qx < g->x0 ? g->x0 - qx : (qx > g->bx1 ? qx - g->bx1 : 0.0);
     double ey = qy < g->y0 ? g->y0 - qy : (qy > g->by1 ? qy - g->by1 : 0.0);
     double best = INFINITY;
-    if (cx0 > 0) {
-        double d = qx - (g->x0 + (double)cx0 * g->cell) - slack;
-        d = d > 0.0 ? d : 0.0;
-        d = d * d + ey * ey;
-        best = d < best ? d : best;
-    }
-    if (cx1 < g->nx - 1) {
-        double d = (g->x0 + (double)(cx1 + 1) * g->cell) - qx - slack;
-        d = d > 0.0 ? d : 0.0;
-        d = d * d + ey * ey;
-        best = d < best ? d : best;
-    }
-    if (cy0 > 0) {
-        double d = qy - (g->y0 + (double)cy0 * g->cell) - slack;
-        d = d > 0.0 ? d : 0.0;
-        d = d * d + ex * ex;
-        best = d < best ? d : best;
-    }
-    if (cy1 < g->ny - 1) {
-        double d = (g->y0 + (double)(cy1 + 1) * g->cell) - qy - slack;
-        d = d > 0.0 ? d : 0.0;
-        d = d * d + ex * ex;
-        best = d < best ? d : best;
-    }
+    /* One slab per side that has cells beyond the searched square: the gap to it along its axis
+     * (less the slack), combined with the distance to the box along the other axis. */
+    const double left = qx - (g->x0 + (double)cx0 * g->cell);
+    const double right = (g->x0 + (double)(cx1 + 1) * g->cell) - qx;
+    const double below = qy - (g->y0 + (double)cy0 * g->cell);
+    const double above = (g->y0 + (double)(cy1 + 1) * g->cell) - qy;
+    if (cx0 > 0) best = fmin(best, slab_bound2(left, slack, ey));
+    if (cx1 < g->nx - 1) best = fmin(best, slab_bound2(right, slack, ey));
+    if (cy0 > 0) best = fmin(best, slab_bound2(below, slack, ex));
+    if (cy1 < g->ny - 1) best = fmin(best, slab_bound2(above, slack, ex));
     return best;
 }
 
