@@ -77,17 +77,19 @@ struct Match: ParsableCommand {
             print(String(format: "  A #%d (%.1f, %.1f) ↔ B #%d (%.1f, %.1f), score %.3f", i, fa.keypoints[i, 0], fa.keypoints[i, 1],
                          j, fb.keypoints[j, 0], fb.keypoints[j, 1], best.matchingScores0[i]))
         }
-        if results.count == 2 {
-            let (d, s) = (results[0].1, results[1].1)
-            let f1 = MatchComparison(reference: d.matches0, candidate: s.matches0).f1
-            print("sparse vs dense: \(fmt(d.seconds / s.seconds))× faster, match F1 \(String(format: "%.3f", f1))")
+        // F1 of the sparse matches against the dense ones, when both ran.
+        let f1 = results.count == 2
+            ? try MatchComparison(reference: results[0].1.matches0, candidate: results[1].1.matches0).f1 : nil
+        if let f1 {
+            let speedup = results[0].1.seconds / results[1].1.seconds
+            print("sparse vs dense: \(fmt(speedup))× faster, match F1 \(String(format: "%.3f", f1))")
         }
         if let out {
             var json = MatchReport(results[0].1, readMs: readMs, loadMs: loadMs).object
-            if results.count == 2 {
-                var s = MatchReport(results[1].1, readMs: readMs, loadMs: loadMs).object
-                s["f1_vs_dense"] = MatchComparison(reference: results[0].1.matches0, candidate: results[1].1.matches0).f1
-                json["sparse"] = s
+            if let f1 {
+                var sparseJSON = MatchReport(results[1].1, readMs: readMs, loadMs: loadMs).object
+                sparseJSON["f1_vs_dense"] = f1
+                json["sparse"] = sparseJSON
             }
             let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
             try data.write(to: URL(fileURLWithPath: out))

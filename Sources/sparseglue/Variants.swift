@@ -106,7 +106,7 @@ struct Variants: ParsableCommand {
                     let row = Row(variant: spec?.name ?? "dense", summary: spec?.summary ?? "published dense model",
                                   pair: pair, adaptive: adaptive, keypoints: "\(a.count)+\(b.count)", matches: r.matchCount,
                                   layers: r.layersRun,
-                                  f1: MatchComparison(reference: reference, candidate: r.matches0).f1,
+                                  f1: try MatchComparison(reference: reference, candidate: r.matches0).f1,
                                   precision: p, recall: rc, ms: medians[m], speedup: medians[0] / medians[m])
                     rows.append(row)
                     Self.printRow(row, header: rows.count == 1)

@@ -136,7 +136,7 @@ struct SparseLightGlueTests {
         #expect(LightGlueSparsity.recommended.name == "L3-c32ot-x32")
         let dense = try withSparsity(nil).match(a, b)
         let sparse = try withSparsity(.recommended).match(a, b)
-        let f1 = MatchComparison(reference: dense.matches0, candidate: sparse.matches0).f1
+        let f1 = try MatchComparison(reference: dense.matches0, candidate: sparse.matches0).f1
         #expect(f1 >= 0.9, "recommended \(LightGlueSparsity.recommended.name): F1 \(f1) vs dense")
     }
 
@@ -188,17 +188,20 @@ struct SparseLightGlueTests {
 
     // MARK: MatchComparison
 
-    @Test func matchComparisonArithmetic() {
-        let c = MatchComparison(reference: [0, 1, -1, 3, 4], candidate: [0, 2, -1, -1, 4])
+    @Test func matchComparisonArithmetic() throws {
+        let c = try MatchComparison(reference: [0, 1, -1, 3, 4], candidate: [0, 2, -1, -1, 4])
         #expect(c.common == 2 && c.referenceCount == 4 && c.candidateCount == 3)
         #expect(abs(c.precision - 2.0 / 3) < 1e-12)
         #expect(abs(c.recall - 0.5) < 1e-12)
         #expect(abs(c.f1 - 2 * (2.0 / 3) * 0.5 / (2.0 / 3 + 0.5)) < 1e-12)
-        let same = MatchComparison(reference: [1, -1, 0], candidate: [1, -1, 0])
+        let same = try MatchComparison(reference: [1, -1, 0], candidate: [1, -1, 0])
         #expect(same.f1 == 1)
-        let none = MatchComparison(reference: [-1, -1], candidate: [-1, -1])
+        let none = try MatchComparison(reference: [-1, -1], candidate: [-1, -1])
         #expect(none.precision == 1 && none.recall == 1 && none.f1 == 1)
-        let disjoint = MatchComparison(reference: [0, -1], candidate: [1, -1])
+        let disjoint = try MatchComparison(reference: [0, -1], candidate: [1, -1])
         #expect(disjoint.f1 == 0)
+        guard case .shapeMismatch? = thrownError({ _ = try MatchComparison(reference: [0, 1], candidate: [0]) }) else {
+            Issue.record("matches0 of different lengths must throw"); return
+        }
     }
 }

@@ -6,8 +6,12 @@ public struct MatchComparison: Sendable, Equatable {
     public let referenceCount: Int
     public let candidateCount: Int
 
-    public init(reference: [Int], candidate: [Int]) {
-        precondition(reference.count == candidate.count, "matches0 lengths differ")
+    /// Both are `matches0` of the same keypoints; different lengths throw `.shapeMismatch`.
+    public init(reference: [Int], candidate: [Int]) throws {
+        guard reference.count == candidate.count else {
+            throw SparseGlueError.shapeMismatch(
+                "compared matches0 have \(reference.count) and \(candidate.count) entries; they must describe the same keypoints")
+        }
         var common = 0, r = 0, c = 0
         for i in reference.indices {
             if reference[i] >= 0 { r += 1 }
