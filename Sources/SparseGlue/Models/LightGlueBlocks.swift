@@ -30,26 +30,11 @@ extension LightGlue {
                            half: phase.columns)
     }
 
-    /// x·cos + rotate_half(x)·sin on each head, interleaved pairs (2k, 2k+1).
-    static func applyRotary(_ x: inout Matrix, _ t: RotaryTable) {
-        let d = x.columns, half = t.half, heads = d / (2 * half)
-        x.values.withUnsafeMutableBufferPointer { p in
-            t.cos.withUnsafeBufferPointer { cs in
-                t.sin.withUnsafeBufferPointer { sn in
-                    for r in 0..<x.rows {
-                        for h in 0..<heads {
-                            let base = r * d + h * 2 * half
-                            for k in 0..<half {
-                                let c = cs[r * half + k], s = sn[r * half + k]
-                                let a = p[base + 2 * k], b = p[base + 2 * k + 1]
-                                p[base + 2 * k] = a * c + (-b) * s
-                                p[base + 2 * k + 1] = b * c + a * s
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    /// x·cos + rotate_half(x)·sin on each head, interleaved pairs (2k, 2k+1): the C kernel the
+    /// dense path applies to its packed q | k, here on a separate matrix.
+    static func applyRotary(_ x: inout Matrix, _ t: RotaryTable, threads: Int = 0) throws {
+        try Kernels.lightGlueRotary(&x, width: x.columns, headDimension: 2 * t.half, cos: t.cos, sin: t.sin,
+                                    threads: threads)
     }
 
     /// `graph` nil = complete graph (the published model), else sparse attention on its edges.
@@ -59,8 +44,8 @@ extension LightGlue {
         if let graph {
             var q = try w.q(x, threads: threads), k = try w.k(x, threads: threads)
             let v = try w.v(x, threads: threads)
-            Self.applyRotary(&q, enc)
-            Self.applyRotary(&k, enc)
+            try Self.applyRotary(&q, enc, threads: threads)
+            try Self.applyRotary(&k, enc, threads: threads)
             context = try sparseSelfAttention(q, k, v, graph: graph)
         } else {
             // Dense: one n × 3d projection [q | k | v], rotary on q and k in place, attention on
