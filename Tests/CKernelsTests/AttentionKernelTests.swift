@@ -92,6 +92,25 @@ fileprivate struct AttnProblem {
 
     func sparse(_ g: AttnGraph, weights: Bool = false, threads: Int32 = 0,
                 outFill: Float = 0) -> (sg_status, [Float], [Float]) {
+        call(g, weights: weights, outFill: outFill) { q, k, v, rp, cp, o, w in
+            sg_attention_sparse(q, Int64(n), Int64(ldq), k, Int64(ldk), v, Int64(ldv), Int64(m), Int64(d),
+                                Int64(heads), scale, rp, cp, o, Int64(ldo), w, threads)
+        }
+    }
+
+    func reference(_ g: AttnGraph, weights: Bool = false) -> (sg_status, [Float], [Float]) {
+        call(g, weights: weights, outFill: 0) { q, k, v, rp, cp, o, w in
+            sg_attention_sparse_ref(q, Int64(n), Int64(ldq), k, Int64(ldk), v, Int64(ldv), Int64(m), Int64(d),
+                                    Int64(heads), scale, rp, cp, o, Int64(ldo), w)
+        }
+    }
+
+    /// Runs `kernel` (the sparse kernel or its reference twin) on this case's buffers and `g`.
+    private func call(
+        _ g: AttnGraph, weights: Bool, outFill: Float,
+        _ kernel: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Int64>?,
+                   UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> sg_status
+    ) -> (sg_status, [Float], [Float]) {
         var o = [Float](repeating: outFill, count: Swift.max(n * ldo, 1)) // never empty: n = 0 tests want SIZE, not NULL
         var w = [Float](repeating: -1, count: weights ? g.nnz * heads : 0)
         let st = q.withUnsafeBufferPointer { qp in
@@ -101,36 +120,8 @@ fileprivate struct AttnProblem {
                         g.colIdx.withUnsafeBufferPointer { cp in
                             o.withUnsafeMutableBufferPointer { op in
                                 w.withUnsafeMutableBufferPointer { wp in
-                                    sg_attention_sparse(
-                                        qp.baseAddress, Int64(n), Int64(ldq), kp.baseAddress, Int64(ldk),
-                                        vp.baseAddress, Int64(ldv), Int64(m), Int64(d), Int64(heads), scale,
-                                        rp.baseAddress, cp.baseAddress, op.baseAddress, Int64(ldo),
-                                        weights ? wp.baseAddress : nil, threads)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return (st, o, w)
-    }
-
-    func reference(_ g: AttnGraph, weights: Bool = false) -> (sg_status, [Float], [Float]) {
-        var o = [Float](repeating: 0, count: Swift.max(n * ldo, 1))
-        var w = [Float](repeating: -1, count: weights ? g.nnz * heads : 0)
-        let st = q.withUnsafeBufferPointer { qp in
-            k.withUnsafeBufferPointer { kp in
-                v.withUnsafeBufferPointer { vp in
-                    g.rowPtr.withUnsafeBufferPointer { rp in
-                        g.colIdx.withUnsafeBufferPointer { cp in
-                            o.withUnsafeMutableBufferPointer { op in
-                                w.withUnsafeMutableBufferPointer { wp in
-                                    sg_attention_sparse_ref(
-                                        qp.baseAddress, Int64(n), Int64(ldq), kp.baseAddress, Int64(ldk),
-                                        vp.baseAddress, Int64(ldv), Int64(m), Int64(d), Int64(heads), scale,
-                                        rp.baseAddress, cp.baseAddress, op.baseAddress, Int64(ldo),
-                                        weights ? wp.baseAddress : nil)
+                                    kernel(qp.baseAddress, kp.baseAddress, vp.baseAddress, rp.baseAddress,
+                                           cp.baseAddress, op.baseAddress, weights ? wp.baseAddress : nil)
                                 }
                             }
                         }
