@@ -148,7 +148,10 @@ private func features(_ f: SafeTensorsFile, _ side: Int) throws -> LightGlueFeat
                 keypoints: Matrix(rows: 8, columns: 2, repeating: 3), descriptors: Matrix(rows: 8, columns: 128, repeating: 0.1),
                 imageWidth: 10, imageHeight: 10)
             let tied = try m.match(same, same)
-            #expect(tied.matchingScores0.allSatisfy { $0.isFinite } && tied.matchCount <= 8)
+            #expect(tied.matchingScores0.allSatisfy { $0.isFinite })
+            // All scores tie, so the first-index rule makes (0, 0) the only mutual best pair.
+            #expect(tied.matches0.dropFirst().allSatisfy { $0 == -1 } && tied.matches1.dropFirst().allSatisfy { $0 == -1 })
+            #expect(tied.matches0[0] == tied.matches1[0] && [-1, 0].contains(tied.matches0[0]))
         }
         let wrong = try LightGlueFeatures(keypoints: sample.keypoints.gatheringRows([0, 1]),
                                           descriptors: Matrix(rows: 2, columns: 64), imageWidth: 10, imageHeight: 10)
